@@ -28,7 +28,17 @@ void tk_err_prefix(struct tk_err *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    /* Truncation is intended: the message keeps as much of both parts as fits. */
+    size_t n = strlen(prefix);
+    if (n > sizeof(err->msg) - 3)
+        n = sizeof(err->msg) - 3;
+    memcpy(err->msg, prefix, n);
+    memcpy(err->msg + n, ": ", 2);
+    size_t room = sizeof(err->msg) - n - 3, olen = strlen(old);
+    if (olen > room)
+        olen = room;
+    memcpy(err->msg + n + 2, old, olen);
+    err->msg[n + 2 + olen] = '\0';
 }
 
 void tk_err_clear(struct tk_err *err)

@@ -1,0 +1,970 @@
+#include "localcp.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cgroup.h"
+#include "kube.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "loop.h"
+#include "pki.h"
+#include "proc.h"
+
+#define SERVICE_CIDR "10.96.0.0/16"
+#define SERVICE_IP "10.96.0.1"
+/* Pod CIDRs for the node IPAM controller: a /9 below the service range's neighbours gives
+ * 32,768 /24 node ranges, enough for the largest fleets. */
+#define CLUSTER_CIDR "10.128.0.0/9"
+
+enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_N };
+
+struct comp {
+    const char *name;   /* etcd | kine | kube-apiserver | ... */
+    const char *group;  /* cgroup name within the cluster, or NULL */
+    int port;           /* main (secure) port */
+    int port2, port3;   /* etcd: peer, metrics; kine: metrics */
+    char *health_url;
+    char *log;
+    pid_t pid;
+};
+
+struct cluster {
+    char *name, *dir, *pki, *cache;
+    const struct tk_localcp_opts *opts;
+    struct comp c[C_N];
+    struct tk_cgroup *cg_cp, *cg_etcd;
+};
+
+static const char *ds_name(enum tk_localcp_datastore ds)
+{
+    return ds == TK_DS_KINE_SQLITE ? "kine" : "etcd";
+}
+
+char *tk_localcp_cache(void)
+{
+    const char *c = getenv("TURBOKUBE_CACHE"), *home = getenv("HOME");
+    return c && *c ? tk_xstrdup(c) : tk_xasprintf("%s/.cache/turbokube", home ? home : "/root");
+}
+
+char *tk_localcp_dir(const char *name)
+{
+    const char *h = getenv("TURBOKUBE_HOME"), *home = getenv("HOME");
+    if (h && *h)
+        return tk_xasprintf("%s/clusters/%s", h, name);
+    return tk_xasprintf("%s/.turbokube/clusters/%s", home ? home : "/root", name);
+}
+
+static int valid_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 40 || n[0] == '-')
+        return 0;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return 0;
+    return 1;
+}
+
+static int mkdirs(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, mode) && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- ports ---------------------------------------------------------------------------- */
+
+/* A port the kernel says is free on 127.0.0.1 now, not one handed out before in this run. */
+static int free_port(const int *taken, int ntaken)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1, dup = 0;
+        if (fd < 0)
+            return -1;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+            port = ntohs(sa.sin_port);
+        close(fd);
+        for (int i = 0; i < ntaken; i++)
+            dup |= taken[i] == port;
+        if (port > 0 && !dup)
+            return port;
+    }
+    return -1;
+}
+
+static int port_in_use(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                             .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), busy;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    busy = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
+    close(fd);
+    return busy;
+}
+
+static int pick_ports(struct cluster *cl, struct tk_err *err)
+{
+    int taken[8], n = 0;
+    int *slots[] = {&cl->c[C_APISERVER].port, &cl->c[C_STORE].port, &cl->c[C_STORE].port2,
+                    &cl->c[C_STORE].port3, &cl->c[C_CM].port, &cl->c[C_SCHED].port};
+
+    if (cl->opts->apiserver_port) {
+        if (port_in_use(cl->opts->apiserver_port))
+            return tk_err_set(err, TK_ESTATE,
+                              "port %d on 127.0.0.1 is in use; pick another with --port, or omit "
+                              "it for a free one",
+                              cl->opts->apiserver_port);
+        cl->c[C_APISERVER].port = cl->opts->apiserver_port;
+        taken[n++] = cl->opts->apiserver_port;
+    }
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+        if (*slots[i])
+            continue;
+        if ((*slots[i] = free_port(taken, n)) < 0)
+            return tk_err_set(err, TK_EIO, "no free port on 127.0.0.1");
+        taken[n++] = *slots[i];
+    }
+    return 0;
+}
+
+/* ---- PKI and kubeconfigs ---------------------------------------------------------------- */
+
+static int write_secret(const char *path, const char *data, mode_t mode, struct tk_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    size_t n = strlen(data);
+    if (fd < 0)
+        return tk_err_set(err, TK_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (write(fd, data, n) != (ssize_t)n || close(fd))
+        return tk_err_set(err, TK_EIO, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Serving certs for the scheduler and controller-manager, so their /healthz is verified
+ * against the cluster CA like everything else. */
+static int mint_serving(struct cluster *cl, const char *comp, struct tk_err *err)
+{
+    static const char *const sans[] = {"127.0.0.1", "localhost", NULL};
+    struct tk_pki_ca *ca = NULL;
+    char *cert = NULL, *key = NULL, *cp = NULL, *kp = NULL, *ca_crt, *ca_key;
+    int rc;
+
+    ca_crt = tk_xasprintf("%s/ca.crt", cl->pki);
+    ca_key = tk_xasprintf("%s/ca.key", cl->pki);
+    cp = tk_xasprintf("%s/%s-serving.crt", cl->pki, comp);
+    kp = tk_xasprintf("%s/%s-serving.key", cl->pki, comp);
+    if ((rc = tk_pki_ca_load(&ca, ca_crt, ca_key, err)))
+        goto out;
+    if ((rc = tk_pki_mint_serving(ca, comp, sans, &cert, &key, err)))
+        goto out;
+    if ((rc = write_secret(cp, cert, 0644, err)) || (rc = write_secret(kp, key, 0600, err)))
+        goto out;
+out:
+    tk_pki_ca_free(ca);
+    free(cert);
+    free(key);
+    free(cp);
+    free(kp);
+    free(ca_crt);
+    free(ca_key);
+    return rc;
+}
+
+static int write_kubeconfigs(struct cluster *cl, struct tk_err *err)
+{
+    static const char *const users[][2] = {
+        {"admin", "admin"},
+        {"kube-scheduler", "kube-scheduler"},
+        {"kube-controller-manager", "kube-controller-manager"},
+    };
+    char *server = tk_xasprintf("https://127.0.0.1:%d", cl->c[C_APISERVER].port);
+    char *ca = tk_xasprintf("%s/ca.crt", cl->pki);
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof(users) / sizeof(users[0]) && !rc; i++) {
+        char *path = tk_xasprintf("%s/%s.kubeconfig", cl->dir, users[i][0]);
+        char *crt = tk_xasprintf("%s/%s.crt", cl->pki, users[i][1]);
+        char *key = tk_xasprintf("%s/%s.key", cl->pki, users[i][1]);
+        rc = tk_kubeconfig_write(path, cl->name, server, ca, crt, key, err);
+        free(path);
+        free(crt);
+        free(key);
+    }
+    free(server);
+    free(ca);
+    return rc;
+}
+
+/* ---- component command lines ------------------------------------------------------------ */
+
+struct argv {
+    char **v;
+    size_t n;
+};
+
+static void arg(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg(struct argv *a, const char *fmt, ...)
+{
+    struct tk_buf b;
+    va_list ap;
+    tk_buf_init(&b, 0);
+    va_start(ap, fmt);
+    tk_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    a->v = tk_xrealloc(a->v, (a->n + 2) * sizeof(*a->v));
+    a->v[a->n++] = tk_buf_detach(&b);
+    a->v[a->n] = NULL;
+}
+
+static void argv_free(struct argv *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    a->v = NULL;
+    a->n = 0;
+}
+
+static void store_argv(struct cluster *cl, struct argv *a)
+{
+    struct comp *s = &cl->c[C_STORE];
+    if (cl->opts->datastore == TK_DS_KINE_SQLITE) {
+        arg(a, "%s/bin/kine", cl->cache);
+        arg(a, "--endpoint=sqlite://%s/kine/state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
+            cl->dir);
+        arg(a, "--listen-address=127.0.0.1:%d", s->port);
+        arg(a, "--metrics-bind-address=127.0.0.1:%d", s->port3);
+        return;
+    }
+    arg(a, "%s/bin/etcd", cl->cache);
+    arg(a, "--name=%s", cl->name);
+    arg(a, "--data-dir=%s/etcd", cl->dir);
+    arg(a, "--listen-client-urls=http://127.0.0.1:%d", s->port);
+    arg(a, "--advertise-client-urls=http://127.0.0.1:%d", s->port);
+    arg(a, "--listen-peer-urls=http://127.0.0.1:%d", s->port2);
+    arg(a, "--initial-advertise-peer-urls=http://127.0.0.1:%d", s->port2);
+    arg(a, "--initial-cluster=%s=http://127.0.0.1:%d", cl->name, s->port2);
+    arg(a, "--listen-metrics-urls=http://127.0.0.1:%d", s->port3);
+    arg(a, "--quota-backend-bytes=%lld", 8LL << 30);
+    arg(a, "--log-level=warn");
+}
+
+static void apiserver_argv(struct cluster *cl, struct argv *a)
+{
+    const char *p = cl->pki;
+    arg(a, "%s/bin/kube-apiserver", cl->cache);
+    arg(a, "--bind-address=127.0.0.1");
+    arg(a, "--advertise-address=127.0.0.1");
+    arg(a, "--secure-port=%d", cl->c[C_APISERVER].port);
+    arg(a, "--etcd-servers=http://127.0.0.1:%d", cl->c[C_STORE].port);
+    arg(a, "--service-cluster-ip-range=" SERVICE_CIDR);
+    arg(a, "--tls-cert-file=%s/apiserver.crt", p);
+    arg(a, "--tls-private-key-file=%s/apiserver.key", p);
+    arg(a, "--client-ca-file=%s/ca.crt", p);
+    arg(a, "--kubelet-client-certificate=%s/apiserver-kubelet-client.crt", p);
+    arg(a, "--kubelet-client-key=%s/apiserver-kubelet-client.key", p);
+    arg(a, "--kubelet-certificate-authority=%s/ca.crt", p);
+    arg(a, "--kubelet-preferred-address-types=InternalIP");
+    arg(a, "--service-account-issuer=https://kubernetes.default.svc.cluster.local");
+    arg(a, "--service-account-key-file=%s/sa.pub", p);
+    arg(a, "--service-account-signing-key-file=%s/sa.key", p);
+    arg(a, "--authorization-mode=Node,RBAC");
+    arg(a, "--enable-admission-plugins=NodeRestriction");
+    arg(a, "--enable-bootstrap-token-auth=true");
+    arg(a, "--allow-privileged=true");
+    arg(a, "--profiling=false");
+    arg(a, "--v=1");
+    for (const char *const *x = cl->opts->apiserver_args; x && *x; x++)
+        arg(a, "%s", *x);
+}
+
+static void controller_common(struct cluster *cl, struct argv *a, const char *bin, const char *kc,
+                              int port)
+{
+    arg(a, "%s/bin/%s", cl->cache, bin);
+    arg(a, "--kubeconfig=%s/%s.kubeconfig", cl->dir, kc);
+    arg(a, "--authentication-kubeconfig=%s/%s.kubeconfig", cl->dir, kc);
+    arg(a, "--authorization-kubeconfig=%s/%s.kubeconfig", cl->dir, kc);
+    arg(a, "--bind-address=127.0.0.1");
+    arg(a, "--secure-port=%d", port);
+    arg(a, "--tls-cert-file=%s/%s-serving.crt", cl->pki, bin);
+    arg(a, "--tls-private-key-file=%s/%s-serving.key", cl->pki, bin);
+    arg(a, "--leader-elect=false");
+    arg(a, "--v=1");
+}
+
+static void cm_argv(struct cluster *cl, struct argv *a)
+{
+    const char *p = cl->pki;
+    controller_common(cl, a, "kube-controller-manager", "kube-controller-manager",
+                      cl->c[C_CM].port);
+    arg(a, "--cluster-signing-cert-file=%s/ca.crt", p);
+    arg(a, "--cluster-signing-key-file=%s/ca.key", p);
+    arg(a, "--root-ca-file=%s/ca.crt", p);
+    arg(a, "--service-account-private-key-file=%s/sa.key", p);
+    arg(a, "--use-service-account-credentials=true");
+    arg(a, "--controllers=*,bootstrapsigner,tokencleaner");
+    arg(a, "--allocate-node-cidrs=true");
+    arg(a, "--cluster-cidr=" CLUSTER_CIDR);
+    arg(a, "--node-cidr-mask-size=24");
+    arg(a, "--service-cluster-ip-range=" SERVICE_CIDR);
+}
+
+static void sched_argv(struct cluster *cl, struct argv *a)
+{
+    controller_common(cl, a, "kube-scheduler", "kube-scheduler", cl->c[C_SCHED].port);
+}
+
+/* ---- state file ----------------------------------------------------------------------- */
+
+static char *state_path(const char *dir)
+{
+    return tk_xasprintf("%s/cluster.json", dir);
+}
+
+static int save_state(struct cluster *cl, struct tk_err *err)
+{
+    cJSON *root = cJSON_CreateObject(), *comps = cJSON_AddArrayToObject(root, "components");
+    char *path = state_path(cl->dir), *tmp = tk_xasprintf("%s.tmp", path), *text;
+    int rc = 0;
+
+    cJSON_AddStringToObject(root, "name", cl->name);
+    cJSON_AddStringToObject(root, "dir", cl->dir);
+    cJSON_AddStringToObject(root, "datastore", ds_name(cl->opts->datastore));
+    cJSON_AddNumberToObject(root, "created_unix", (double)time(NULL));
+    cJSON_AddStringToObject(root, "cgroup_version", tk_cgroup_version() ? tk_cgroup_version() : "");
+    for (int i = 0; i < C_N; i++) {
+        struct comp *c = &cl->c[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", c->name);
+        cJSON_AddNumberToObject(o, "pid", c->pid);
+        cJSON_AddNumberToObject(o, "port", c->port);
+        if (i == C_STORE) {
+            cJSON_AddNumberToObject(o, "peer_port", c->port2);
+            cJSON_AddNumberToObject(o, "metrics_port", c->port3);
+        }
+        cJSON_AddStringToObject(o, "health", c->health_url);
+        cJSON_AddStringToObject(o, "log", c->log);
+        cJSON_AddStringToObject(o, "group", c->group ? c->group : "");
+        cJSON_AddItemToArray(comps, o);
+    }
+    text = cJSON_Print(root);
+    rc = write_secret(tmp, text, 0644, err);
+    if (!rc && rename(tmp, path))
+        rc = tk_err_set(err, TK_EIO, "cannot write %s: %s", path, strerror(errno));
+    free(text);
+    cJSON_Delete(root);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+static cJSON *load_state(const char *dir)
+{
+    char *path = state_path(dir);
+    struct tk_buf b;
+    char chunk[4096];
+    size_t n;
+    FILE *f = fopen(path, "r");
+    cJSON *j = NULL;
+
+    free(path);
+    if (!f)
+        return NULL;
+    tk_buf_init(&b, 1 << 20);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (tk_buf_append(&b, chunk, n))
+            break;
+    fclose(f);
+    if (b.data)
+        j = cJSON_Parse(b.data);
+    tk_buf_release(&b);
+    return j;
+}
+
+/* ---- probing ---------------------------------------------------------------------------- */
+
+/* One client per probe target: etcd speaks plain HTTP, the rest TLS against our CA; the
+ * apiserver is asked with the admin identity. */
+struct prober {
+    struct tk_loop *loop;
+    struct tk_kube *kube[C_N];
+};
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    struct tk_buf b;
+    char chunk[4096];
+    size_t n;
+    if (!f)
+        return NULL;
+    tk_buf_init(&b, 1 << 20);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        tk_buf_append(&b, chunk, n);
+    fclose(f);
+    return tk_buf_detach(&b);
+}
+
+static int prober_init(struct prober *p, const char *pki, char *const urls[C_N],
+                       struct tk_err *err)
+{
+    char *ca_path = tk_xasprintf("%s/ca.crt", pki), *crt_path = tk_xasprintf("%s/admin.crt", pki),
+         *key_path = tk_xasprintf("%s/admin.key", pki);
+    char *ca = read_all(ca_path), *crt = read_all(crt_path), *key = read_all(key_path);
+    int rc = 0;
+
+    memset(p, 0, sizeof(*p));
+    if (!ca || !crt || !key) {
+        rc = tk_err_set(err, TK_EIO, "cannot read the cluster's PKI in %s", pki);
+        goto out;
+    }
+    if (!(p->loop = tk_loop_new(err))) {
+        rc = err->code;
+        goto out;
+    }
+    for (int i = 0; i < C_N; i++) {
+        char server[128];
+        const char *u = urls[i];
+        const char *slash = strchr(u + strlen("https://"), '/');
+        snprintf(server, sizeof(server), "%.*s", (int)(slash ? slash - u : (long)strlen(u)), u);
+        struct tk_kube_opts o = {.server = server, .user_agent = "turbokube-probe"};
+        if (strncmp(u, "https:", 6) == 0) {
+            o.ca_pem = ca;
+            if (i == C_APISERVER) {
+                o.client_cert_pem = crt;
+                o.client_key_pem = key;
+            }
+        }
+        if (!(p->kube[i] = tk_kube_new(p->loop, &o, err))) {
+            rc = err->code;
+            goto out;
+        }
+    }
+out:
+    free(ca);
+    free(crt);
+    free(key);
+    free(ca_path);
+    free(crt_path);
+    free(key_path);
+    return rc;
+}
+
+static void prober_release(struct prober *p)
+{
+    for (int i = 0; i < C_N; i++)
+        tk_kube_free(p->kube[i]);
+    tk_loop_free(p->loop);
+}
+
+/* 1 when url answers 200 within timeout_ms; for etcd the body must say it is healthy. */
+static int probe(struct prober *p, int i, const char *url, int timeout_ms, char *why, size_t n)
+{
+    const char *path = strchr(url + strlen("https://"), '/');
+    struct tk_err err = {0};
+    long status = 0;
+    char *body = NULL;
+    int ok;
+
+    tk_kube_request_sync(p->kube[i], "GET", path ? path : "/", NULL, NULL, &status, &body,
+                         timeout_ms, &err);
+    ok = status == 200 && (i != C_STORE || !body || !strstr(body, "\"false\""));
+    if (!ok && why)
+        snprintf(why, n, "%s", err.code ? err.msg : body ? body : "no answer");
+    free(body);
+    return ok;
+}
+
+/* ---- up ------------------------------------------------------------------------------- */
+
+static void progress(const struct cluster *cl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void progress(const struct cluster *cl, const char *fmt, ...)
+{
+    va_list ap;
+    if (cl->opts && cl->opts->quiet)
+        return;
+    fprintf(stderr, "cluster %s: ", cl->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int check_binaries(struct cluster *cl, struct tk_err *err)
+{
+    const char *bins[] = {cl->opts->datastore == TK_DS_KINE_SQLITE ? "kine" : "etcd",
+                          "kube-apiserver", "kube-controller-manager", "kube-scheduler"};
+    for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
+        char *p = tk_xasprintf("%s/bin/%s", cl->cache, bins[i]);
+        int ok = access(p, X_OK) == 0;
+        free(p);
+        if (!ok)
+            return tk_err_set(err, TK_ENOTFOUND,
+                              "%s is not in %s/bin: run scripts/bootstrap first (it builds the "
+                              "pinned control plane; set TURBOKUBE_CACHE if it lives elsewhere)",
+                              bins[i], cl->cache);
+    }
+    return 0;
+}
+
+static int setup_cgroups(struct cluster *cl, struct tk_err *err)
+{
+    const struct tk_localcp_opts *o = cl->opts;
+    int want_cp = o->cpu_millis || o->memory_bytes;
+    int want_etcd = o->etcd_cpu_millis || o->etcd_memory_bytes;
+    int64_t cpu, mem;
+    char *rel;
+
+    if (!want_cp && !want_etcd)
+        return 0;
+    if (!tk_cgroup_version())
+        return tk_err_set(err, TK_ESTATE, "CPU and memory limits need cgroups with the cpu and "
+                                          "memory controllers, and none are mounted here");
+    rel = tk_xasprintf("turbokube/%s/control-plane", cl->name);
+    if (tk_cgroup_create(&cl->cg_cp, rel, err) ||
+        tk_cgroup_set_limits(cl->cg_cp, o->cpu_millis, o->memory_bytes, err) ||
+        tk_cgroup_get_limits(cl->cg_cp, &cpu, &mem, err))
+        goto fail;
+    if (cpu != o->cpu_millis || mem != o->memory_bytes) {
+        tk_err_set(err, TK_ESTATE, "cgroup %s took cpu=%lldm memory=%lld, not the %lldm/%lld asked",
+                   rel, (long long)cpu, (long long)mem, (long long)o->cpu_millis,
+                   (long long)o->memory_bytes);
+        goto fail;
+    }
+    free(rel);
+    if (want_etcd) {
+        rel = tk_xasprintf("turbokube/%s/etcd", cl->name);
+        if (tk_cgroup_create(&cl->cg_etcd, rel, err) ||
+            tk_cgroup_set_limits(cl->cg_etcd, o->etcd_cpu_millis, o->etcd_memory_bytes, err))
+            goto fail;
+        free(rel);
+    }
+    return 0;
+fail:
+    free(rel);
+    return err->code;
+}
+
+static struct tk_cgroup *group_for(struct cluster *cl, int i, const char **name)
+{
+    *name = NULL;
+    if (i == C_STORE && cl->cg_etcd) {
+        *name = "etcd";
+        return cl->cg_etcd;
+    }
+    if ((i == C_CM || i == C_SCHED) && cl->opts->offload_scheduler)
+        return NULL;
+    if (cl->cg_cp)
+        *name = "control-plane";
+    return cl->cg_cp;
+}
+
+static int start_comp(struct cluster *cl, int i, struct tk_err *err)
+{
+    struct argv a = {0};
+    struct comp *c = &cl->c[i];
+    struct tk_cgroup *cg = group_for(cl, i, &c->group);
+    int rc;
+
+    switch (i) {
+    case C_STORE:
+        store_argv(cl, &a);
+        break;
+    case C_APISERVER:
+        apiserver_argv(cl, &a);
+        break;
+    case C_CM:
+        cm_argv(cl, &a);
+        break;
+    default:
+        sched_argv(cl, &a);
+        break;
+    }
+    struct tk_proc_spec spec = {.argv = (const char *const *)a.v, .log_path = c->log,
+                                .marker = cl->dir, .cg = cg};
+    rc = tk_proc_spawn(&spec, &c->pid, err);
+    argv_free(&a);
+    return rc;
+}
+
+static void fail_with_log(struct comp *c, const char *why, struct tk_err *err)
+{
+    struct tk_buf tail;
+    tk_buf_init(&tail, 0);
+    tk_proc_tail(c->log, 12, &tail);
+    fprintf(stderr, "--- last lines of %s ---\n%s--- end of %s ---\n", c->log,
+            tail.data ? tail.data : "", c->name);
+    tk_err_set(err, TK_ECHILD, "%s %s (log: %s)", c->name, why, c->log);
+    tk_buf_release(&tail);
+}
+
+/* Waits until components [from, to) are ready, or one dies, or the deadline passes. */
+static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, int64_t deadline,
+                      struct tk_err *err)
+{
+    int ready[C_N] = {0};
+    char why[256] = "";
+
+    for (;;) {
+        int all = 1;
+        for (int i = from; i < to; i++) {
+            if (ready[i])
+                continue;
+            if (!tk_proc_alive(cl->c[i].pid)) {
+                fail_with_log(&cl->c[i], "exited during start-up", err);
+                return err->code;
+            }
+            if (!(ready[i] = probe(p, i, cl->c[i].health_url, 2000, why, sizeof(why))))
+                all = 0;
+            else
+                progress(cl, "%s ready on 127.0.0.1:%d", cl->c[i].name, cl->c[i].port);
+        }
+        if (all)
+            return 0;
+        if (tk_now_ns() > deadline) {
+            for (int i = from; i < to; i++)
+                if (!ready[i]) {
+                    char msg[300];
+                    snprintf(msg, sizeof(msg), "not ready in time (%.150s)", why);
+                    fail_with_log(&cl->c[i], msg, err);
+                    return err->code;
+                }
+        }
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void init_comps(struct cluster *cl)
+{
+    static const char *const names[C_N] = {"etcd", "kube-apiserver", "kube-controller-manager",
+                                           "kube-scheduler"};
+    for (int i = 0; i < C_N; i++) {
+        cl->c[i].name = i == C_STORE ? ds_name(cl->opts->datastore) : names[i];
+        cl->c[i].log = tk_xasprintf("%s/logs/%s.log", cl->dir, cl->c[i].name);
+    }
+}
+
+static void set_health_urls(struct cluster *cl)
+{
+    struct comp *c = cl->c;
+    /* kine has no health endpoint of its own; its metrics listener answering means it is up,
+     * and the apiserver's /readyz checks storage for real. */
+    c[C_STORE].health_url =
+        cl->opts->datastore == TK_DS_KINE_SQLITE
+            ? tk_xasprintf("http://127.0.0.1:%d/metrics", c[C_STORE].port3)
+            : tk_xasprintf("http://127.0.0.1:%d/health", c[C_STORE].port);
+    c[C_APISERVER].health_url = tk_xasprintf("https://127.0.0.1:%d/readyz", c[C_APISERVER].port);
+    c[C_CM].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_CM].port);
+    c[C_SCHED].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_SCHED].port);
+}
+
+static void cluster_release(struct cluster *cl)
+{
+    for (int i = 0; i < C_N; i++) {
+        free(cl->c[i].health_url);
+        free(cl->c[i].log);
+    }
+    tk_cgroup_free(cl->cg_cp);
+    tk_cgroup_free(cl->cg_etcd);
+    free(cl->name);
+    free(cl->dir);
+    free(cl->pki);
+    free(cl->cache);
+}
+
+static int already_up(const char *dir)
+{
+    pid_t pids[4];
+    return tk_proc_find_marked(dir, pids, 4) > 0;
+}
+
+static int prepare_dirs(struct cluster *cl, struct tk_err *err)
+{
+    const char *sub[] = {"logs", "pki", cl->opts->datastore == TK_DS_KINE_SQLITE ? "kine" : "etcd"};
+    for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+        char *p = tk_xasprintf("%s/%s", cl->dir, sub[i]);
+        int bad = mkdirs(p, i == 0 ? 0755 : 0700);
+        free(p);
+        if (bad)
+            return tk_err_set(err, TK_EIO, "cannot create %s/%s: %s", cl->dir, sub[i],
+                              strerror(errno));
+    }
+    return 0;
+}
+
+static int bring_up(struct cluster *cl, struct tk_err *err)
+{
+    struct prober p;
+    int64_t t0 = tk_now_ns(), deadline;
+    int timeout_s = cl->opts->timeout_s > 0 ? cl->opts->timeout_s : 90, rc;
+    const struct tk_pki_opts pki_opts = {0};
+
+    deadline = t0 + (int64_t)timeout_s * 1000000000LL;
+    if ((rc = prepare_dirs(cl, err)) || (rc = pick_ports(cl, err)) ||
+        (rc = tk_pki_ensure(cl->pki, &pki_opts, err)) ||
+        (rc = mint_serving(cl, "kube-controller-manager", err)) ||
+        (rc = mint_serving(cl, "kube-scheduler", err)) || (rc = write_kubeconfigs(cl, err)) ||
+        (rc = setup_cgroups(cl, err)))
+        return rc;
+    set_health_urls(cl);
+    char *urls[C_N];
+    for (int i = 0; i < C_N; i++)
+        urls[i] = cl->c[i].health_url;
+    if ((rc = prober_init(&p, cl->pki, urls, err)))
+        return rc;
+    /* Order matters: storage, then the apiserver, then the two controllers together. */
+    if (!(rc = start_comp(cl, C_STORE, err)) && !(rc = save_state(cl, err)))
+        rc = wait_ready(cl, &p, C_STORE, C_STORE + 1, deadline, err);
+    if (!rc && !(rc = start_comp(cl, C_APISERVER, err)) && !(rc = save_state(cl, err)))
+        rc = wait_ready(cl, &p, C_APISERVER, C_APISERVER + 1, deadline, err);
+    if (!rc && !(rc = start_comp(cl, C_CM, err)) && !(rc = start_comp(cl, C_SCHED, err)) &&
+        !(rc = save_state(cl, err)))
+        rc = wait_ready(cl, &p, C_CM, C_N, deadline, err);
+    prober_release(&p);
+    if (!rc)
+        progress(cl, "up in %.1fs; apiserver https://127.0.0.1:%d", (tk_now_ns() - t0) / 1e9,
+                 cl->c[C_APISERVER].port);
+    return rc;
+}
+
+int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
+{
+    struct cluster cl = {0};
+    int rc;
+
+    if (!valid_name(opts->name))
+        return tk_err_set(err, TK_EINVAL,
+                          "cluster name '%s': use 1-40 of a-z, 0-9 and '-', not starting with '-'",
+                          opts->name);
+    cl.opts = opts;
+    cl.name = tk_xstrdup(opts->name);
+    cl.dir = tk_localcp_dir(opts->name);
+    cl.pki = tk_xasprintf("%s/pki", cl.dir);
+    cl.cache = tk_localcp_cache();
+    init_comps(&cl);
+    if (already_up(cl.dir)) {
+        progress(&cl, "already up (see 'turbokube cluster status --name %s')", cl.name);
+        rc = 0;
+        goto out;
+    }
+    if ((rc = check_binaries(&cl, err)))
+        goto out;
+    /* A stale directory from a crash: its processes are gone; start clean. */
+    tk_localcp_down(cl.name, 0, NULL);
+    if ((rc = bring_up(&cl, err))) {
+        tk_err_prefix(err, "cluster %s", cl.name);
+        for (int i = C_N - 1; i >= 0; i--)
+            if (cl.c[i].pid > 0)
+                tk_proc_stop_group(cl.c[i].pid, 5000);
+        if (cl.cg_cp)
+            tk_cgroup_destroy(cl.cg_cp, NULL);
+        if (cl.cg_etcd)
+            tk_cgroup_destroy(cl.cg_etcd, NULL);
+    }
+out:
+    cluster_release(&cl);
+    return rc;
+}
+
+/* ---- down ------------------------------------------------------------------------------- */
+
+static void destroy_groups(const char *name)
+{
+    const char *groups[] = {"control-plane", "etcd"};
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        struct tk_cgroup *cg = NULL;
+        char *rel = tk_xasprintf("turbokube/%s/%s", name, groups[i]);
+        if (tk_cgroup_version() && tk_cgroup_open(&cg, rel, NULL) == 0) {
+            tk_cgroup_destroy(cg, NULL);
+            tk_cgroup_free(cg);
+        }
+        free(rel);
+    }
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int rm_rf(const char *path)
+{
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tk_localcp_down(const char *name, int keep, struct tk_err *err)
+{
+    char *dir = tk_localcp_dir(name);
+    cJSON *st = load_state(dir), *c;
+    pid_t pids[64];
+    int n, rc = 0, stopped = 0;
+    struct stat sb;
+
+    if (!valid_name(name)) {
+        free(dir);
+        cJSON_Delete(st);
+        return tk_err_set(err, TK_EINVAL, "cluster name '%s' is not valid", name);
+    }
+    /* Controllers first, storage last, so nothing writes to a store that is gone. */
+    if (st) {
+        cJSON *comps = cJSON_GetObjectItem(st, "components");
+        for (int i = cJSON_GetArraySize(comps) - 1; i >= 0; i--) {
+            c = cJSON_GetArrayItem(comps, i);
+            int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
+            if (pid > 1 && tk_proc_alive(pid)) {
+                tk_proc_stop_group(pid, 10000);
+                stopped++;
+            }
+        }
+    }
+    /* Whatever the pid file missed: every process that carries this cluster's marker. */
+    n = tk_proc_find_marked(dir, pids, 64);
+    for (int i = 0; i < n && i < 64; i++) {
+        tk_proc_stop_group(getpgid(pids[i]) > 1 ? getpgid(pids[i]) : pids[i], 5000);
+        kill(pids[i], SIGKILL);
+        stopped++;
+    }
+    if (tk_proc_find_marked(dir, pids, 64) > 0)
+        rc = tk_err_set(err, TK_ESTATE, "cluster %s: process %d survived SIGKILL", name, pids[0]);
+    destroy_groups(name);
+    if (!rc && !keep && stat(dir, &sb) == 0 && rm_rf(dir))
+        rc = tk_err_set(err, TK_EIO, "cannot remove %s", dir);
+    if (err && !rc && stopped == 0 && !st)
+        tk_debug("cluster not up", "name=%s", name);
+    cJSON_Delete(st);
+    free(dir);
+    return rc;
+}
+
+/* ---- status and env --------------------------------------------------------------------- */
+
+int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk_err *err)
+{
+    char *dir = tk_localcp_dir(name), *pki = tk_xasprintf("%s/pki", dir);
+    cJSON *st = load_state(dir), *comps, *arr = NULL;
+    struct prober p;
+    char *urls[C_N];
+    int all_ready = 1, json = format && strcmp(format, "json") == 0, rc = 0, n;
+
+    memset(&p, 0, sizeof(p));
+    if (!st) {
+        rc = tk_err_set(err, TK_ENOTFOUND, "cluster '%s' is not up (no %s/cluster.json)", name,
+                        dir);
+        goto out;
+    }
+    comps = cJSON_GetObjectItem(st, "components");
+    n = cJSON_GetArraySize(comps);
+    for (int i = 0; i < C_N; i++) {
+        cJSON *h = cJSON_GetObjectItem(cJSON_GetArrayItem(comps, i < n ? i : 0), "health");
+        urls[i] = cJSON_IsString(h) ? h->valuestring : (char *)"http://127.0.0.1:1/";
+    }
+    if ((rc = prober_init(&p, pki, urls, err)))
+        goto out;
+    arr = cJSON_CreateArray();
+    if (!json)
+        fprintf(out, "%-24s %8s %6s  %-9s %-14s %10s %12s\n", "COMPONENT", "PID", "PORT", "STATE",
+                "CGROUP", "CPU(s)", "RSS(MiB)");
+    for (int i = 0; i < n && i < C_N; i++) {
+        cJSON *c = cJSON_GetArrayItem(comps, i);
+        const char *cname = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
+        const char *group = cJSON_GetStringValue(cJSON_GetObjectItem(c, "group"));
+        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
+        int port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "port"));
+        int alive = tk_proc_alive(pid);
+        int ready = alive && probe(&p, i, urls[i], 2000, NULL, 0);
+        double cpu = 0;
+        int64_t rss = 0;
+        if (alive)
+            tk_proc_usage(pid, &cpu, &rss);
+        all_ready &= ready;
+        const char *state = ready ? "ready" : alive ? "not-ready" : "dead";
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", cname ? cname : "?");
+            cJSON_AddNumberToObject(o, "pid", pid);
+            cJSON_AddNumberToObject(o, "port", port);
+            cJSON_AddStringToObject(o, "state", state);
+            cJSON_AddStringToObject(o, "cgroup", group ? group : "");
+            cJSON_AddNumberToObject(o, "cpu_seconds", cpu);
+            cJSON_AddNumberToObject(o, "rss_bytes", (double)rss);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            fprintf(out, "%-24s %8d %6d  %-9s %-14s %10.1f %12.1f\n", cname ? cname : "?", pid,
+                    port, state, group && *group ? group : "-", cpu, rss / 1048576.0);
+        }
+    }
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON_AddBoolToObject(o, "ready", all_ready);
+        cJSON_AddItemToObject(o, "components", arr);
+        arr = NULL;
+        char *text = cJSON_Print(o);
+        fprintf(out, "%s\n", text);
+        free(text);
+        cJSON_Delete(o);
+    }
+    rc = all_ready ? 0 : 1;
+out:
+    if (p.loop)
+        prober_release(&p);
+    cJSON_Delete(arr);
+    cJSON_Delete(st);
+    free(pki);
+    free(dir);
+    return rc;
+}
+
+int tk_localcp_env(const char *name, FILE *out, struct tk_err *err)
+{
+    char *dir = tk_localcp_dir(name), *cache = tk_localcp_cache();
+    cJSON *st = load_state(dir);
+    int rc = 0;
+
+    if (!st)
+        rc = tk_err_set(err, TK_ENOTFOUND, "cluster '%s' is not up; start it with 'turbokube "
+                                           "cluster up --name %s'",
+                        name, name);
+    else
+        fprintf(out,
+                "export KUBECONFIG='%s/admin.kubeconfig'\n"
+                "export TURBOKUBE_CLUSTER_DIR='%s'\n"
+                "export PATH='%s/bin':\"$PATH\"\n",
+                dir, dir, cache);
+    cJSON_Delete(st);
+    free(dir);
+    free(cache);
+    return rc;
+}

@@ -1,0 +1,57 @@
+#ifndef TK_LOCALCP_H
+#define TK_LOCALCP_H
+
+/* The local provider: a real control plane as processes on this machine, on loopback.
+ * etcd (or kine over SQLite) + kube-apiserver + kube-controller-manager + kube-scheduler,
+ * binaries from the bootstrap cache, PKI generated in C, state in a cluster directory
+ * ($TURBOKUBE_HOME/clusters/NAME, default ~/.turbokube/clusters/NAME), so several clusters
+ * run side by side by name. Components are placed in cgroups that enforce the sizes asked
+ * for: a "control-plane" group, and optionally a dedicated "etcd" group; with
+ * offload_scheduler the scheduler and controller-manager run outside the limits (as if on
+ * another host). */
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+enum tk_localcp_datastore { TK_DS_ETCD = 0, TK_DS_KINE_SQLITE };
+
+struct tk_localcp_opts {
+    const char *name;                    /* cluster name; [a-z0-9-], at most 40 */
+    enum tk_localcp_datastore datastore;
+    int apiserver_port;                  /* 0: a free port */
+    int64_t cpu_millis, memory_bytes;    /* control-plane group limits; 0: none */
+    int64_t etcd_cpu_millis, etcd_memory_bytes; /* dedicated etcd group when either is set */
+    int offload_scheduler;               /* scheduler + controller-manager outside the limits */
+    const char *const *apiserver_args;   /* extra "--flag=value", NULL-terminated, may be NULL */
+    int timeout_s;                       /* readiness deadline, default 90 */
+    int quiet;                           /* no progress lines */
+};
+
+/* The cluster directory for name (caller frees). */
+char *tk_localcp_dir(const char *name);
+
+/* Binary cache directory holding bin/ (caller frees): $TURBOKUBE_CACHE or ~/.cache/turbokube. */
+char *tk_localcp_cache(void);
+
+/* Brings the cluster up and waits until every component is ready. Already up: returns 0 and
+ * says so. On failure everything started is stopped, err names the component that failed and
+ * carries the tail of its log, and the logs stay in the cluster directory. */
+int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err);
+
+/* Stops every process of the cluster (by pid file and by environment marker, so nothing is
+ * orphaned), removes its cgroups and, unless keep, its directory. A cluster that is not up
+ * is not an error. */
+int tk_localcp_down(const char *name, int keep, struct tk_err *err);
+
+/* Prints each component's state (pid, port, ready, cgroup limits and usage) as a table or
+ * JSON ("table"/"json"). Returns 0 when every component is ready, 1 when something is not,
+ * TK_ENOTFOUND when the cluster does not exist. */
+int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk_err *err);
+
+/* Writes the shell exports for the cluster (KUBECONFIG, PATH with the pinned kubectl,
+ * TURBOKUBE_CLUSTER_DIR). */
+int tk_localcp_env(const char *name, FILE *out, struct tk_err *err);
+
+#endif

@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# Helpers for integration tests: each test sources this, names its clusters with it_name,
+# and every cluster it brings up is taken down by the EXIT trap, pass or fail.
+set -euo pipefail
+
+: "${TK_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${TK_BUILD:=$TK_ROOT/build}"
+TK=$TK_BUILD/turbokube
+export TURBOKUBE_HOME=${TURBOKUBE_HOME:-$(mktemp -d /tmp/tk-it-home.XXXXXX)}
+it_clusters=()
+it_failed=0
+it_checks=0
+
+it_cleanup() {
+    local c
+    for c in "${it_clusters[@]}"; do
+        "$TK" cluster down --name "$c" >/dev/null 2>&1 || true
+    done
+    [ -n "${it_extra_cleanup:-}" ] && eval "$it_extra_cleanup"
+    case $TURBOKUBE_HOME in /tmp/tk-it-home.*) rm -rf "$TURBOKUBE_HOME" ;; esac
+}
+trap it_cleanup EXIT
+
+it_name() { local n="it-$1-$$"; it_clusters+=("$n"); echo "$n"; }
+
+ok() { it_checks=$((it_checks + 1)); echo "ok   $*"; }
+fail() { it_checks=$((it_checks + 1)); it_failed=$((it_failed + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+
+# Processes carrying a cluster's owner marker (the cluster directory).
+marked_pids() {
+    local dir=$1 p
+    for p in /proc/[0-9]*; do
+        tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "TURBOKUBE_OWNER=$dir" && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
+
+it_finish() {
+    echo "$((it_checks - it_failed)) passed, $it_failed failed"
+    [ "$it_failed" -eq 0 ]
+}

@@ -1,6 +1,9 @@
 #include "sampler.h"
 
+#include "duration.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* z such that Phi(z) = 0.99 */
@@ -127,6 +130,12 @@ static int64_t draw_from(const struct tk_sampler *s, uint64_t r1, uint64_t r2)
     }
 }
 
+void tk_sampler_reseed(struct tk_sampler *s, uint64_t seed)
+{
+    s->seed = seed;
+    seed_state(s->s, seed);
+}
+
 int64_t tk_sampler_draw(struct tk_sampler *s)
 {
     uint64_t r1 = xoshiro_next(s->s), r2 = xoshiro_next(s->s);
@@ -138,4 +147,88 @@ int64_t tk_sampler_draw_key(const struct tk_sampler *s, const char *key, uint64_
     uint64_t x = tk_sampler_hash(key, strlen(key), s->seed ^ (salt * 0x9e3779b97f4a7c15ULL));
     uint64_t r1 = splitmix64(&x), r2 = splitmix64(&x);
     return draw_from(s, r1, r2);
+}
+
+static int dur(const char *s, size_t n, const char *spec, int64_t *out, struct tk_err *err)
+{
+    char tmp[64];
+    struct tk_err e = {0};
+    if (n == 0 || n >= sizeof(tmp))
+        return tk_err_set(err, TK_EINVAL, "latency '%s': missing or overlong duration", spec);
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    if (tk_duration_parse(tmp, out, &e))
+        return tk_err_set(err, TK_EINVAL, "latency '%s': %s", spec, e.msg);
+    if (*out < 0)
+        return tk_err_set(err, TK_EINVAL, "latency '%s': negative duration '%s'", spec, tmp);
+    return 0;
+}
+
+int tk_sampler_parse(struct tk_sampler *s, const char *spec, uint64_t seed, struct tk_err *err)
+{
+    const char *colon = strchr(spec, ':');
+    const char *arg = colon ? colon + 1 : spec;
+    size_t kind_len = colon ? (size_t)(colon - spec) : 0;
+    struct tk_sampler tmp;
+    int64_t a, b;
+
+    if (!colon || (kind_len == 5 && !memcmp(spec, "fixed", 5))) {
+        if (dur(arg, strlen(arg), spec, &a, err))
+            return TK_EINVAL;
+        tk_sampler_init_fixed(&tmp, a, seed);
+    } else if (kind_len == 7 && !memcmp(spec, "uniform", 7)) {
+        /* the separator is the '-' that follows a unit letter ("500ms-3s") */
+        const char *dash = NULL;
+        for (const char *p = arg + 1; *p; p++)
+            if (*p == '-' && ((p[-1] >= 'a' && p[-1] <= 'z') || p[-1] == '0')) {
+                dash = p;
+                break;
+            }
+        if (!dash)
+            return tk_err_set(err, TK_EINVAL, "latency '%s': uniform wants LO-HI (500ms-3s)", spec);
+        if (dur(arg, (size_t)(dash - arg), spec, &a, err) ||
+            dur(dash + 1, strlen(dash + 1), spec, &b, err))
+            return TK_EINVAL;
+        if (tk_sampler_init_uniform(&tmp, a, b, seed, NULL))
+            return tk_err_set(err, TK_EINVAL, "latency '%s': uniform needs LO <= HI", spec);
+    } else if (kind_len == 9 && !memcmp(spec, "lognormal", 9)) {
+        const char *m = strstr(arg, "median="), *q = strstr(arg, "p99=");
+        const char *comma = strchr(arg, ',');
+        if (!m || !q || !comma)
+            return tk_err_set(err, TK_EINVAL,
+                              "latency '%s': lognormal wants median=D,p99=D (median=1s,p99=5s)",
+                              spec);
+        m += 7;
+        q += 4;
+        size_t mn = m < comma ? (size_t)(comma - m) : strlen(m);
+        size_t qn = q < comma ? (size_t)(comma - q) : strlen(q);
+        if (dur(m, mn, spec, &a, err) || dur(q, qn, spec, &b, err))
+            return TK_EINVAL;
+        if (tk_sampler_init_lognormal(&tmp, a, b, seed, NULL))
+            return tk_err_set(err, TK_EINVAL, "latency '%s': lognormal needs 0 < median <= p99",
+                              spec);
+    } else {
+        return tk_err_set(err, TK_EINVAL,
+                          "latency '%s': unknown distribution (fixed, uniform, lognormal)", spec);
+    }
+    *s = tmp;
+    return 0;
+}
+
+void tk_sampler_format(const struct tk_sampler *s, char *out, size_t outsz)
+{
+    char a[TK_DURATION_MAX], b[TK_DURATION_MAX];
+    tk_duration_format(s->a_ns, a, sizeof(a));
+    tk_duration_format(s->b_ns, b, sizeof(b));
+    switch (s->kind) {
+    case TK_SAMPLER_UNIFORM:
+        snprintf(out, outsz, "uniform:%s-%s", a, b);
+        break;
+    case TK_SAMPLER_LOGNORMAL:
+        snprintf(out, outsz, "lognormal:median=%s,p99=%s", a, b);
+        break;
+    case TK_SAMPLER_FIXED:
+    default:
+        snprintf(out, outsz, "fixed:%s", a);
+    }
 }

@@ -37,6 +37,17 @@ int tk_sampler_init_uniform(struct tk_sampler *s, int64_t lo_ns, int64_t hi_ns, 
 int tk_sampler_init_lognormal(struct tk_sampler *s, int64_t median_ns, int64_t p99_ns,
                               uint64_t seed, struct tk_err *err);
 
+/* Parses a distribution spec, durations in Go syntax (tk_duration_parse):
+ *   "2s" or "fixed:2s" | "uniform:500ms-3s" | "lognormal:median=1s,p99=5s".
+ * Returns 0, or TK_EINVAL with a message naming the bad part (s untouched). */
+int tk_sampler_parse(struct tk_sampler *s, const char *spec, uint64_t seed, struct tk_err *err);
+
+/* Formats s in spec syntax (tk_sampler_parse reads it back to the same distribution). */
+void tk_sampler_format(const struct tk_sampler *s, char *out, size_t outsz);
+
+/* Changes the seed of s (and restarts its stream), keeping the distribution. */
+void tk_sampler_reseed(struct tk_sampler *s, uint64_t seed);
+
 /* The next draw of the seeded stream, in nanoseconds. */
 int64_t tk_sampler_draw(struct tk_sampler *s);
 

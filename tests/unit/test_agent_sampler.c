@@ -99,5 +99,44 @@ TK_TEST(sampler_deterministic)
           tk_sampler_draw_key(&c, "default/web-1", 0));
 }
 
-TK_TEST_MAIN(sampler_fixed, sampler_uniform_bounds_and_mean, sampler_lognormal_quantiles,
-             sampler_lognormal_keyed_quantiles, sampler_deterministic)
+TK_TEST(sampler_parse_specs)
+{
+    struct tk_sampler s;
+    struct tk_err err = {0};
+    char out[64];
+    CHECK_INT(tk_sampler_parse(&s, "2s", 1, &err), 0);
+    CHECK_INT(s.kind, TK_SAMPLER_FIXED);
+    CHECK_INT(s.a_ns, 2000000000);
+    CHECK_INT(tk_sampler_parse(&s, "fixed:0", 1, &err), 0);
+    CHECK_INT(tk_sampler_draw(&s), 0);
+    CHECK_INT(tk_sampler_parse(&s, "uniform:500ms-3s", 1, &err), 0);
+    CHECK_INT(s.kind, TK_SAMPLER_UNIFORM);
+    CHECK_INT(s.a_ns, 500000000);
+    CHECK_INT(s.b_ns, 3000000000);
+    tk_sampler_format(&s, out, sizeof(out));
+    CHECK_STR(out, "uniform:500ms-3s");
+    CHECK_INT(tk_sampler_parse(&s, "uniform:0-1m30s", 1, &err), 0);
+    CHECK_INT(s.b_ns, 90000000000LL);
+    CHECK_INT(tk_sampler_parse(&s, "lognormal:median=1s,p99=5s", 3, &err), 0);
+    CHECK_INT(s.kind, TK_SAMPLER_LOGNORMAL);
+    CHECK_INT(s.seed, 3);
+    tk_sampler_format(&s, out, sizeof(out));
+    CHECK_STR(out, "lognormal:median=1s,p99=5s");
+    CHECK_INT(tk_sampler_parse(&s, "lognormal:p99=5s,median=1s", 3, &err), 0);
+    CHECK_INT(s.a_ns, 1000000000);
+    CHECK_INT(tk_sampler_parse(&s, "lognormal:median=5s,p99=1s", 1, &err), TK_EINVAL);
+    CHECK_CONTAINS(err.msg, "median <= p99");
+    tk_err_clear(&err);
+    CHECK_INT(tk_sampler_parse(&s, "uniform:3s-1s", 1, &err), TK_EINVAL);
+    tk_err_clear(&err);
+    CHECK_INT(tk_sampler_parse(&s, "gauss:1s", 1, &err), TK_EINVAL);
+    CHECK_CONTAINS(err.msg, "unknown distribution");
+    tk_err_clear(&err);
+    CHECK_INT(tk_sampler_parse(&s, "fixed:1x", 1, &err), TK_EINVAL);
+    CHECK_CONTAINS(err.msg, "fixed:1x");
+    tk_err_clear(&err);
+    CHECK_INT(tk_sampler_parse(&s, "-1s", 1, &err), TK_EINVAL);
+}
+
+TK_TEST_MAIN(sampler_parse_specs, sampler_fixed, sampler_uniform_bounds_and_mean,
+             sampler_lognormal_quantiles, sampler_lognormal_keyed_quantiles, sampler_deterministic)

@@ -307,17 +307,20 @@ done:
 
 /* ---- certificates -------------------------------------------------------------------- */
 
+/* O then CN, as UTF8Strings. Set directly rather than through MBSTRING_UTF8, which would
+ * enforce X.520's 64-byte upper bound on CN: Kubernetes node names run to 253 bytes, real
+ * kubelets put them in "system:node:NAME" anyway, and Go and OpenSSL verifiers accept it. */
 static X509_NAME *name_build(const char *cn, const char *org)
 {
     X509_NAME *name = X509_NAME_new();
 
     if (!name)
         return NULL;
-    if (org && !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1,
-                                           -1, 0))
+    if (org && !X509_NAME_add_entry_by_NID(name, NID_organizationName, V_ASN1_UTF8STRING,
+                                           (const unsigned char *)org, -1, -1, 0))
         goto fail;
-    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-                                    0))
+    if (!X509_NAME_add_entry_by_NID(name, NID_commonName, V_ASN1_UTF8STRING,
+                                    (const unsigned char *)cn, -1, -1, 0))
         goto fail;
     return name;
 fail:
@@ -1225,6 +1228,13 @@ int tk_pki_ensure(const char *dir, const struct tk_pki_opts *opts, struct tk_err
     if (!S_ISDIR(st.st_mode))
         return tk_err_set(err, TK_EIO, "PKI directory '%s': not a directory", dir);
     /* Bad SANs are the caller's mistake: report them before touching any file. */
+    if (opts && opts->service_ip) {
+        ASN1_OCTET_STRING *ip = a2i_IPADDRESS(opts->service_ip);
+        ASN1_OCTET_STRING_free(ip);
+        if (!ip)
+            return tk_err_set(err, TK_EINVAL, "service IP '%s' is not an IP address",
+                              opts->service_ip);
+    }
     sans = apiserver_sans(opts);
     want_sans = sans_build(sans, err);
     if (!want_sans) {

@@ -781,17 +781,19 @@ static void errors_body(const char *dir)
     /* Bad SANs are refused before anything is written. */
     char *empty = tmpdir_new();
     static const char *const bad[] = {"ok.example", "bad name!", NULL};
-    struct tk_pki_opts o1 = {bad, NULL}, o2 = {NULL, "not-an-ip!"};
+    struct tk_pki_opts o1 = {bad, NULL}, o2 = {NULL, "kubernetes-svc"};
     tk_err_clear(&err);
     int rc1 = tk_pki_ensure(empty, &o1, &err);
     int named1 = strstr(err.msg, "bad name!") != NULL;
     tk_err_clear(&err);
     int rc2 = tk_pki_ensure(empty, &o2, &err);
+    int named2 = strstr(err.msg, "service IP 'kubernetes-svc'") != NULL;
     int wrote = file_exists(empty, "ca.key");
     tmpdir_free(empty);
     CHECK_INT(rc1, TK_EINVAL);
     CHECK(named1);
     CHECK_INT(rc2, TK_EINVAL);
+    CHECK(named2);
     CHECK(!wrote);
 }
 
@@ -929,6 +931,25 @@ static void mint_serving_body(const char *dir)
     int rb1 = tk_pki_mint_serving(ca, "x", bad, &c1, &k1, &e1);
     int rb2 = tk_pki_mint_client(ca, "", NULL, &cert, &key, &e2);
     int rb3 = tk_pki_mint_client(NULL, "x", NULL, &cert, &key, &e3);
+    /* Node names run to 253 bytes, past X.520's 64-byte CN bound; real kubelets use them. */
+    char long_cn[300];
+    snprintf(long_cn, sizeof(long_cn), "system:node:%0240d", 7);
+    struct tk_err e4 = {0};
+    char *lc = NULL, *lk = NULL;
+    int rl = tk_pki_mint_client(ca, long_cn, "system:nodes", &lc, &lk, &e4);
+    X509 *lx = cert_from_pem(lc), *lca = cert_file(dir, "ca.crt");
+    char *lsubj = lx ? subject_text(lx) : NULL;
+    char *lwant = tk_xasprintf("CN=%s,O=system:nodes", long_cn);
+    int long_ok = rl == 0 && lx && verify_with(lca, lx, X509_PURPOSE_SSL_CLIENT) == X509_V_OK &&
+                  lsubj && strcmp(lsubj, lwant) == 0;
+    if (!long_ok)
+        fprintf(stderr, "  long CN: rc=%d %s\n", rl, e4.msg);
+    X509_free(lx);
+    X509_free(lca);
+    free(lsubj);
+    free(lwant);
+    free(lc);
+    free(lk);
     tk_pki_ca_free(ca);
 
     CHECK_INT(rc, 0);
@@ -945,6 +966,7 @@ static void mint_serving_body(const char *dir)
     CHECK_CONTAINS(e1.msg, "a,DNS:evil.example");
     CHECK_INT(rb2, TK_EINVAL);
     CHECK_INT(rb3, TK_EINVAL);
+    CHECK(long_ok);
     CHECK(cert == NULL && key == NULL);
 }
 

@@ -926,13 +926,22 @@ static int exec_spawn(const struct kc_exec *ex, struct tk_buf *out, struct tk_er
             out_open = drain(op[0], out, &out_over);
         if (err_open)
             err_open = drain(ep[0], &errb, &err_over);
-        if (!exited && waitpid(pid, &status, WNOHANG) == pid)
-            exited = 1;
+        if (!exited) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            /* ECHILD: someone else's waitpid(-1) took it; its status is gone. */
+            if (w == pid || (w < 0 && errno == ECHILD))
+                exited = w == pid ? 1 : 2;
+        }
         /* The plugin is gone but something it started still holds the pipes: stop waiting once
          * they go quiet. */
         if (exited && ready == 0)
             break;
     }
+    /* What it wrote between the last read and its exit is still in the pipes. */
+    if (out_open)
+        drain(op[0], out, &out_over);
+    if (err_open)
+        drain(ep[0], &errb, &err_over);
     if (timed_out || rc) {
         kill(-pid, SIGKILL);
         if (!exited)
@@ -944,7 +953,10 @@ static int exec_spawn(const struct kc_exec *ex, struct tk_buf *out, struct tk_er
         goto done;
     }
     first_line(errb.data ? errb.data : "", line, sizeof(line));
-    if (WIFSIGNALED(status)) {
+    if (exited == 2) {
+        rc = tk_err_set(err, TK_ECHILD, "%s: plugin '%s' was reaped elsewhere, exit status lost",
+                        ex->where, ex->command);
+    } else if (WIFSIGNALED(status)) {
         rc = tk_err_set(err, TK_ECHILD, "%s: plugin '%s' was killed by signal %d: %s", ex->where,
                         ex->command, WTERMSIG(status), line);
     } else if (WEXITSTATUS(status) != 0) {

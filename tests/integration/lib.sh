@@ -31,12 +31,13 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi;
 marked_pids() {
     local dir=$1 p
     for p in /proc/[0-9]*; do
-        tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "TURBOKUBE_OWNER=$dir" && echo "${p#/proc/}"
+        tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "TURBOKUBE_OWNER=$dir" && echo "${p#/proc/}"
     done
     return 0
 }
 
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
+port_free() { ! port_listening "$1"; }
 
 it_finish() {
     echo "$((it_checks - it_failed)) passed, $it_failed failed"

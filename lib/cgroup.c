@@ -51,7 +51,8 @@ static int self_path(int version, const char *ctl, char *out, size_t n)
         else {
             char tmp[256];
             snprintf(tmp, sizeof(tmp), "%s", ctls);
-            for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save))
                 match |= strcmp(t, ctl) == 0;
         }
         if (match) {
@@ -74,7 +75,8 @@ static int has_controller_v2(const char *mnt, const char *ctl)
     if (!(f = fopen(path, "r")))
         return 0;
     if (fgets(buf, sizeof(buf), f))
-        for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+        for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t;
+             t = strtok_r(NULL, " \n", &save))
             ok |= strcmp(t, ctl) == 0;
     fclose(f);
     return ok;
@@ -302,14 +304,16 @@ int tk_cgroup_get_limits(struct tk_cgroup *cg, int64_t *cpu_millis, int64_t *mem
     long long q = -1, p = 100000, m = -1;
 
     if (cg->version == 2) {
-        if (get_file(cg, CG_CPU, "cpu.max", b, sizeof(b)) || get_file(cg, CG_MEMORY, "memory.max", b + 64, 64))
+        if (get_file(cg, CG_CPU, "cpu.max", b, sizeof(b)) ||
+            get_file(cg, CG_MEMORY, "memory.max", b + 64, 64))
             return tk_err_set(err, TK_EIO, "cannot read limits of cgroup %s", cg->rel);
         if (strncmp(b, "max", 3) != 0)
             sscanf(b, "%lld %lld", &q, &p);
         if (strncmp(b + 64, "max", 3) != 0)
             m = atoll(b + 64);
     } else {
-        if (get_file(cg, CG_CPU, "cpu.cfs_quota_us", b, 64) || get_file(cg, CG_CPU, "cpu.cfs_period_us", b + 64, 64))
+        if (get_file(cg, CG_CPU, "cpu.cfs_quota_us", b, 64) ||
+            get_file(cg, CG_CPU, "cpu.cfs_period_us", b + 64, 64))
             return tk_err_set(err, TK_EIO, "cannot read cpu limits of cgroup %s", cg->rel);
         q = atoll(b);
         p = atoll(b + 64);

@@ -18,7 +18,8 @@ struct tk_cgroup;
 struct tk_cgroup_usage {
     int64_t cpu_ns;            /* CPU time consumed by the group's processes */
     int64_t memory_bytes;      /* current usage, page cache included */
-    int64_t memory_peak_bytes; /* high-water mark (v1 max_usage_in_bytes; v2 memory.peak, 0 if absent) */
+    int64_t memory_peak_bytes; /* high-water mark (v1 max_usage_in_bytes; v2 memory.peak, 0 if
+                                  absent) */
     int64_t oom_kills;         /* processes killed by the OOM killer (0 where not exposed) */
 };
 

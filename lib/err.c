@@ -52,7 +52,8 @@ void tk_err_clear(struct tk_err *err)
 const char *tk_err_name(int code)
 {
     static const char *const names[] = {
-        "ok", "invalid", "io", "nomem", "net", "http", "timeout", "notfound", "state", "child", "tls",
+        "ok",      "invalid",  "io",    "nomem", "net", "http",
+        "timeout", "notfound", "state", "child", "tls",
     };
     if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0]))
         return "unknown";

@@ -16,9 +16,9 @@ enum {
     TK_EHTTP = 5,    /* the server answered with an error status */
     TK_ETIMEOUT = 6, /* a deadline passed */
     TK_ENOTFOUND = 7,
-    TK_ESTATE = 8,   /* the operation does not fit the current state */
-    TK_ECHILD = 9,   /* a child process failed */
-    TK_ETLS = 10,    /* certificates, keys */
+    TK_ESTATE = 8, /* the operation does not fit the current state */
+    TK_ECHILD = 9, /* a child process failed */
+    TK_ETLS = 10,  /* certificates, keys */
 };
 
 struct tk_err {

@@ -20,10 +20,10 @@ int tk_log_parse_level(const char *s, enum tk_log_level *out);
 void tk_log_emit(enum tk_log_level level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define tk_log(level, ...)                                                                        \
-    do {                                                                                          \
-        if ((level) >= tk_log_threshold)                                                          \
-            tk_log_emit((level), __VA_ARGS__);                                                    \
+#define tk_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) >= tk_log_threshold)                                                           \
+            tk_log_emit((level), __VA_ARGS__);                                                     \
     } while (0)
 #define tk_debug(...) tk_log(TK_LOG_DEBUG, __VA_ARGS__)
 #define tk_info(...) tk_log(TK_LOG_INFO, __VA_ARGS__)

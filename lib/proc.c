@@ -149,8 +149,8 @@ static int group_alive(pid_t pgid)
             continue;
         if (fgets(buf, sizeof(buf), f)) {
             char *rp = strrchr(buf, ')');
-            if (rp && sscanf(rp + 2, "%c %*d %d", &state, &pg) == 2 && pg == pgid &&
-                state != 'Z' && state != 'X')
+            if (rp && sscanf(rp + 2, "%c %*d %d", &state, &pg) == 2 && pg == pgid && state != 'Z' &&
+                state != 'X')
                 alive = 1;
         }
         fclose(f);
@@ -273,8 +273,9 @@ int tk_proc_usage(pid_t pid, double *cpu_seconds, int64_t *rss_bytes)
     fclose(f);
     char *rp = ok ? strrchr(buf, ')') : NULL;
     /* Fields after "(comm)": state(3) ... utime(14) stime(15) ... rss(24). */
-    if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
-                             "%*d %*d %*u %*u %ld",
+    if (!rp || sscanf(rp + 2,
+                      "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
+                      "%*d %*d %*u %*u %ld",
                       &ut, &st, &rss_pages) != 3)
         return -1;
     long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);

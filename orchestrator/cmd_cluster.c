@@ -46,8 +46,18 @@ static void usage(FILE *f)
             "      (eval \"$(turbokube cluster env)\")\n");
 }
 
-enum { O_DATASTORE = 256, O_PORT, O_CPUS, O_MEMORY, O_ETCD_CPUS, O_ETCD_MEMORY, O_OFFLOAD,
-       O_APIARG, O_TIMEOUT, O_KEEP };
+enum {
+    O_DATASTORE = 256,
+    O_PORT,
+    O_CPUS,
+    O_MEMORY,
+    O_ETCD_CPUS,
+    O_ETCD_MEMORY,
+    O_OFFLOAD,
+    O_APIARG,
+    O_TIMEOUT,
+    O_KEEP
+};
 
 static int parse_cpu(const char *flag, const char *s, int64_t *milli)
 {

@@ -33,10 +33,10 @@
 enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_N };
 
 struct comp {
-    const char *name;   /* etcd | kine | kube-apiserver | ... */
-    const char *group;  /* cgroup name within the cluster, or NULL */
-    int port;           /* main (secure) port */
-    int port2, port3;   /* etcd: peer, metrics; kine: metrics */
+    const char *name;  /* etcd | kine | kube-apiserver | ... */
+    const char *group; /* cgroup name within the cluster, or NULL */
+    int port;          /* main (secure) port */
+    int port2, port3;  /* etcd: peer, metrics; kine: metrics */
     char *health_url;
     char *log;
     pid_t pid;
@@ -119,7 +119,8 @@ static int free_port(const int *taken, int ntaken)
 
 static int port_in_use(int port)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                              .sin_port = htons((uint16_t)port)};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), busy;
     int one = 1;
@@ -133,7 +134,7 @@ static int pick_ports(struct cluster *cl, struct tk_err *err)
 {
     int taken[8], n = 0;
     int *slots[] = {&cl->c[C_APISERVER].port, &cl->c[C_STORE].port, &cl->c[C_STORE].port2,
-                    &cl->c[C_STORE].port3, &cl->c[C_CM].port, &cl->c[C_SCHED].port};
+                    &cl->c[C_STORE].port3,    &cl->c[C_CM].port,    &cl->c[C_SCHED].port};
 
     if (cl->opts->apiserver_port) {
         if (port_in_use(cl->opts->apiserver_port))
@@ -433,8 +434,7 @@ static char *read_all(const char *path)
     return tk_buf_detach(&b);
 }
 
-static int prober_init(struct prober *p, const char *pki, char *const urls[C_N],
-                       struct tk_err *err)
+static int prober_init(struct prober *p, const char *pki, char *const urls[C_N], struct tk_err *err)
 {
     char *ca_path = tk_xasprintf("%s/ca.crt", pki), *crt_path = tk_xasprintf("%s/admin.crt", pki),
          *key_path = tk_xasprintf("%s/admin.key", pki);
@@ -547,8 +547,9 @@ static int setup_cgroups(struct cluster *cl, struct tk_err *err)
     if (!want_cp && !want_etcd)
         return 0;
     if (!tk_cgroup_version())
-        return tk_err_set(err, TK_ESTATE, "CPU and memory limits need cgroups with the cpu and "
-                                          "memory controllers, and none are mounted here");
+        return tk_err_set(err, TK_ESTATE,
+                          "CPU and memory limits need cgroups with the cpu and "
+                          "memory controllers, and none are mounted here");
     rel = tk_xasprintf("turbokube/%s/control-plane", cl->name);
     if (tk_cgroup_create(&cl->cg_cp, rel, err) ||
         tk_cgroup_set_limits(cl->cg_cp, o->cpu_millis, o->memory_bytes, err) ||
@@ -609,8 +610,8 @@ static int start_comp(struct cluster *cl, int i, struct tk_err *err)
         sched_argv(cl, &a);
         break;
     }
-    struct tk_proc_spec spec = {.argv = (const char *const *)a.v, .log_path = c->log,
-                                .marker = cl->dir, .cg = cg};
+    struct tk_proc_spec spec = {
+        .argv = (const char *const *)a.v, .log_path = c->log, .marker = cl->dir, .cg = cg};
     rc = tk_proc_spawn(&spec, &c->pid, err);
     argv_free(&a);
     return rc;
@@ -679,10 +680,9 @@ static void set_health_urls(struct cluster *cl)
     struct comp *c = cl->c;
     /* kine has no health endpoint of its own; its metrics listener answering means it is up,
      * and the apiserver's /readyz checks storage for real. */
-    c[C_STORE].health_url =
-        cl->opts->datastore == TK_DS_KINE_SQLITE
-            ? tk_xasprintf("http://127.0.0.1:%d/metrics", c[C_STORE].port3)
-            : tk_xasprintf("http://127.0.0.1:%d/health", c[C_STORE].port);
+    c[C_STORE].health_url = cl->opts->datastore == TK_DS_KINE_SQLITE
+                                ? tk_xasprintf("http://127.0.0.1:%d/metrics", c[C_STORE].port3)
+                                : tk_xasprintf("http://127.0.0.1:%d/health", c[C_STORE].port);
     c[C_APISERVER].health_url = tk_xasprintf("https://127.0.0.1:%d/readyz", c[C_APISERVER].port);
     c[C_CM].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_CM].port);
     c[C_SCHED].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_SCHED].port);
@@ -880,8 +880,8 @@ int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk
 
     memset(&p, 0, sizeof(p));
     if (!st) {
-        rc = tk_err_set(err, TK_ENOTFOUND, "cluster '%s' is not up (no %s/cluster.json)", name,
-                        dir);
+        rc =
+            tk_err_set(err, TK_ENOTFOUND, "cluster '%s' is not up (no %s/cluster.json)", name, dir);
         goto out;
     }
     comps = cJSON_GetObjectItem(st, "components");
@@ -954,8 +954,9 @@ int tk_localcp_env(const char *name, FILE *out, struct tk_err *err)
     int rc = 0;
 
     if (!st)
-        rc = tk_err_set(err, TK_ENOTFOUND, "cluster '%s' is not up; start it with 'turbokube "
-                                           "cluster up --name %s'",
+        rc = tk_err_set(err, TK_ENOTFOUND,
+                        "cluster '%s' is not up; start it with 'turbokube "
+                        "cluster up --name %s'",
                         name, name);
     else
         fprintf(out,

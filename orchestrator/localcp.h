@@ -18,15 +18,15 @@
 enum tk_localcp_datastore { TK_DS_ETCD = 0, TK_DS_KINE_SQLITE };
 
 struct tk_localcp_opts {
-    const char *name;                    /* cluster name; [a-z0-9-], at most 40 */
+    const char *name; /* cluster name; [a-z0-9-], at most 40 */
     enum tk_localcp_datastore datastore;
-    int apiserver_port;                  /* 0: a free port */
-    int64_t cpu_millis, memory_bytes;    /* control-plane group limits; 0: none */
+    int apiserver_port;                         /* 0: a free port */
+    int64_t cpu_millis, memory_bytes;           /* control-plane group limits; 0: none */
     int64_t etcd_cpu_millis, etcd_memory_bytes; /* dedicated etcd group when either is set */
-    int offload_scheduler;               /* scheduler + controller-manager outside the limits */
-    const char *const *apiserver_args;   /* extra "--flag=value", NULL-terminated, may be NULL */
-    int timeout_s;                       /* readiness deadline, default 90 */
-    int quiet;                           /* no progress lines */
+    int offload_scheduler;             /* scheduler + controller-manager outside the limits */
+    const char *const *apiserver_args; /* extra "--flag=value", NULL-terminated, may be NULL */
+    int timeout_s;                     /* readiness deadline, default 90 */
+    int quiet;                         /* no progress lines */
 };
 
 /* The cluster directory for name (caller frees). */

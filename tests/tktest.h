@@ -15,46 +15,45 @@ static int tk_test_failed_flag;
 
 #define TK_TEST(name) static void name(void)
 
-#define TK_FAIL_(fmt, ...)                                                                        \
-    do {                                                                                          \
-        fprintf(stderr, "  %s:%d: " fmt "\n", __FILE__, __LINE__, __VA_ARGS__);                   \
-        tk_test_failed_flag = 1;                                                                  \
-        return;                                                                                   \
+#define TK_FAIL_(fmt, ...)                                                                         \
+    do {                                                                                           \
+        fprintf(stderr, "  %s:%d: " fmt "\n", __FILE__, __LINE__, __VA_ARGS__);                    \
+        tk_test_failed_flag = 1;                                                                   \
+        return;                                                                                    \
     } while (0)
 
-#define CHECK(expr)                                                                               \
-    do {                                                                                          \
-        if (!(expr))                                                                              \
-            TK_FAIL_("check failed: %s", #expr);                                                  \
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        if (!(expr))                                                                               \
+            TK_FAIL_("check failed: %s", #expr);                                                   \
     } while (0)
 
-#define CHECK_INT(a, b)                                                                           \
-    do {                                                                                          \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                       \
-        if (a_ != b_)                                                                             \
-            TK_FAIL_("%s == %lld, expected %s == %lld", #a, a_, #b, b_);                          \
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_)                                                                              \
+            TK_FAIL_("%s == %lld, expected %s == %lld", #a, a_, #b, b_);                           \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                           \
-    do {                                                                                          \
-        const char *a_ = (a), *b_ = (b);                                                          \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                    \
-            TK_FAIL_("%s == \"%s\", expected \"%s\"", #a, a_ ? a_ : "(null)",                     \
-                     b_ ? b_ : "(null)");                                                         \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                     \
+            TK_FAIL_("%s == \"%s\", expected \"%s\"", #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
     } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                                               \
-    do {                                                                                          \
-        const char *h_ = (hay), *n_ = (needle);                                                   \
-        if (!h_ || !strstr(h_, n_))                                                               \
-            TK_FAIL_("%s == \"%s\" lacks \"%s\"", #hay, h_ ? h_ : "(null)", n_);                  \
+#define CHECK_CONTAINS(hay, needle)                                                                \
+    do {                                                                                           \
+        const char *h_ = (hay), *n_ = (needle);                                                    \
+        if (!h_ || !strstr(h_, n_))                                                                \
+            TK_FAIL_("%s == \"%s\" lacks \"%s\"", #hay, h_ ? h_ : "(null)", n_);                   \
     } while (0)
 
-#define CHECK_NEAR(a, b, eps)                                                                     \
-    do {                                                                                          \
-        double a_ = (a), b_ = (b);                                                                \
-        if (!(a_ - b_ <= (eps) && b_ - a_ <= (eps)))                                              \
-            TK_FAIL_("%s == %.9g, expected %.9g (within %g)", #a, a_, b_, (double)(eps));         \
+#define CHECK_NEAR(a, b, eps)                                                                      \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(a_ - b_ <= (eps) && b_ - a_ <= (eps)))                                               \
+            TK_FAIL_("%s == %.9g, expected %.9g (within %g)", #a, a_, b_, (double)(eps));          \
     } while (0)
 
 typedef void (*tk_test_fn)(void);
@@ -82,19 +81,19 @@ static inline int tk_test_run(const char *const *names, const tk_test_fn *fns, i
 }
 
 #define TK_STR_(x) #x
-#define TK_TEST_MAIN(...)                                                                         \
-    int main(void)                                                                                \
-    {                                                                                             \
-        tk_test_fn fns_[] = {__VA_ARGS__};                                                        \
-        char names_buf_[] = TK_STR_((__VA_ARGS__));                                               \
-        const char *names_[sizeof(fns_) / sizeof(fns_[0])];                                       \
-        int n_ = 0;                                                                               \
-        char *tok_ = strtok(names_buf_ + 1, ", )");                                               \
-        while (tok_ && n_ < (int)(sizeof(fns_) / sizeof(fns_[0]))) {                              \
-            names_[n_++] = tok_;                                                                  \
-            tok_ = strtok(NULL, ", )");                                                           \
-        }                                                                                         \
-        return tk_test_run(names_, fns_, n_);                                                     \
+#define TK_TEST_MAIN(...)                                                                          \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        tk_test_fn fns_[] = {__VA_ARGS__};                                                         \
+        char names_buf_[] = TK_STR_((__VA_ARGS__));                                                \
+        const char *names_[sizeof(fns_) / sizeof(fns_[0])];                                        \
+        int n_ = 0;                                                                                \
+        char *tok_ = strtok(names_buf_ + 1, ", )");                                                \
+        while (tok_ && n_ < (int)(sizeof(fns_) / sizeof(fns_[0]))) {                               \
+            names_[n_++] = tok_;                                                                   \
+            tok_ = strtok(NULL, ", )");                                                            \
+        }                                                                                          \
+        return tk_test_run(names_, fns_, n_);                                                      \
     }
 
 #endif

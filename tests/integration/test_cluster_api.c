@@ -44,13 +44,15 @@ TK_TEST(version_readyz_namespace)
     struct tk_kube *k = client(loop, kc, NULL);
     CHECK(k);
 
-    CHECK_INT(tk_kube_request_sync(k, "GET", "/version", NULL, NULL, &status, &body, 10000, &err), 0);
+    CHECK_INT(tk_kube_request_sync(k, "GET", "/version", NULL, NULL, &status, &body, 10000, &err),
+              0);
     CHECK_INT(status, 200);
     CHECK_CONTAINS(body, "\"gitVersion\": \"v1.");
     free(body);
     body = NULL;
 
-    CHECK_INT(tk_kube_request_sync(k, "GET", "/readyz", NULL, NULL, &status, &body, 10000, &err), 0);
+    CHECK_INT(tk_kube_request_sync(k, "GET", "/readyz", NULL, NULL, &status, &body, 10000, &err),
+              0);
     CHECK_INT(status, 200);
     CHECK_STR(body, "ok");
     free(body);

@@ -124,14 +124,16 @@ out:
     return rc;
 }
 
-static int append(struct tk_watch_parser *p, const char *s, size_t n, struct tk_err *err, size_t at)
+/* span_at: stream offset of s[0]; the event began p->buf.len bytes before it. */
+static int append(struct tk_watch_parser *p, const char *s, size_t n, struct tk_err *err,
+                  size_t span_at)
 {
     if (tk_buf_append(&p->buf, s, n) == 0)
         return 0;
     p->failed = TK_ENOMEM;
     return tk_err_set(err, TK_ENOMEM,
                       "watch stream: event starting at byte %zu exceeds the %zu-byte cap",
-                      at - p->buf.len, p->max_bytes);
+                      span_at - p->buf.len, p->max_bytes);
 }
 
 int tk_watch_parser_feed(struct tk_watch_parser *p, const char *data, size_t len,
@@ -187,7 +189,7 @@ int tk_watch_parser_feed(struct tk_watch_parser *p, const char *data, size_t len
         case ']':
             if (--p->depth == 0) {
                 /* Mismatched brackets ("{]") are left for cJSON to reject. */
-                if ((rc = append(p, data + start, i + 1 - start, err, base + i + 1)))
+                if ((rc = append(p, data + start, i + 1 - start, err, base + start)))
                     goto out;
                 p->offset = base + i + 1;
                 if ((rc = emit(p, cb, ud, err, base + i + 1)))
@@ -199,7 +201,7 @@ int tk_watch_parser_feed(struct tk_watch_parser *p, const char *data, size_t len
         }
         i++;
     }
-    if (p->depth > 0 && (rc = append(p, data + start, len - start, err, base + len)))
+    if (p->depth > 0 && (rc = append(p, data + start, len - start, err, base + start)))
         goto out;
     p->offset = base + len;
 out:

@@ -103,9 +103,10 @@ struct tk_kube_req *tk_kube_request(struct tk_kube *kube, const char *method, co
 void tk_kube_cancel(struct tk_kube_req *req);
 
 /* Synchronous convenience for CLIs and tests: issues the request and runs the loop until it
- * completes or timeout_ms passes (<= 0: no limit). *status_out (may be NULL) gets the status,
- * *body_out (may be NULL; caller frees) the body, whenever a response arrived — also for
- * HTTP errors. Returns 0, or the error code with err set: the response's (TK_EHTTP, TK_ENET,
+ * completes or timeout_ms passes (<= 0: no limit). Whenever it completed — HTTP and transport
+ * errors included — *status_out (may be NULL) gets the status (0: no response) and *body_out
+ * (may be NULL; caller frees) the body ("" when none); otherwise 0 and NULL. Returns 0, or the
+ * error code with err set: the response's (TK_EHTTP, TK_ENET,
  * ...), TK_ETIMEOUT, or TK_ESTATE when called from inside a loop callback or the loop was
  * stopped (a signal). */
 int tk_kube_request_sync(struct tk_kube *kube, const char *method, const char *path,

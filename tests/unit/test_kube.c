@@ -12,11 +12,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "buf.h"
 #include "err.h"
 #include "kube.h"
 #include "log.h"
 #include "loop.h"
+#include "pki.h"
 #include "tktest.h"
 
 #define MS (int64_t)1000000
@@ -1005,8 +1010,202 @@ TK_TEST(kube_watch_stop_inside_callbacks)
     }
 }
 
+/* ---- TLS: CA blob, client certificate blobs, insecure, tls_server_name ---- */
+
+/* One connection at a time: handshake (asking for, not requiring, a client certificate),
+ * read the request, answer with what was seen, close. */
+struct tls_srv {
+    int lfd, port;
+    SSL_CTX *ctx;
+    pthread_t thr;
+    atomic_int stop;
+};
+
+static void *tls_main(void *arg)
+{
+    struct tls_srv *s = arg;
+    int64_t deadline = tk_now_ns() + 60000 * MS;
+
+    while (!atomic_load(&s->stop) && tk_now_ns() < deadline) {
+        struct pollfd p = {s->lfd, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        struct timeval tv = {5, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        SSL *ssl = SSL_new(s->ctx);
+        SSL_set_fd(ssl, fd);
+        if (SSL_accept(ssl) == 1) {
+            char req[8192], cn[256] = "anonymous";
+            int n = 0, r;
+            while (n < (int)sizeof(req) - 1 &&
+                   (r = SSL_read(ssl, req + n, (int)sizeof(req) - 1 - n)) > 0) {
+                n += r;
+                req[n] = '\0';
+                if (strstr(req, "\r\n\r\n"))
+                    break;
+            }
+            req[n] = '\0';
+            X509 *peer = SSL_get1_peer_certificate(ssl);
+            if (peer) {
+                X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn,
+                                          sizeof(cn));
+                X509_free(peer);
+            }
+            const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+            char *body =
+                tk_xasprintf("{\"cn\":\"%s\",\"sni\":\"%s\",\"bearer\":%s}", cn, sni ? sni : "",
+                             strstr(req, "Authorization: Bearer tls-tok") ? "true" : "false");
+            char *resp = tk_xasprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                      strlen(body), body);
+            SSL_write(ssl, resp, (int)strlen(resp));
+            SSL_shutdown(ssl);
+            free(resp);
+            free(body);
+        }
+        SSL_free(ssl);
+        close(fd);
+    }
+    return NULL;
+}
+
+static char *read_file(const char *dir, const char *name)
+{
+    char *path = tk_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    struct tk_buf b;
+    char chunk[4096];
+    size_t n;
+
+    free(path);
+    if (!f)
+        return NULL;
+    tk_buf_init(&b, 0);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        tk_buf_append(&b, chunk, n);
+    fclose(f);
+    return tk_buf_detach(&b);
+}
+
+static int tls_get(struct tk_loop *loop, const struct tk_kube_opts *o, char **body,
+                   struct tk_err *err)
+{
+    struct tk_kube *k = tk_kube_new(loop, o, err);
+    long status = 0;
+    int rc;
+
+    if (!k)
+        return err->code;
+    rc = tk_kube_request_sync(k, "GET", "/version", NULL, NULL, &status, body, 10000, err);
+    tk_kube_free(k);
+    return rc;
+}
+
+TK_TEST(kube_tls_options_wired)
+{
+    struct tk_err err = {0};
+    char dir[] = "/tmp/tk-kube-tls-XXXXXX";
+    struct tk_pki_ca *ca = NULL;
+    char *cert = NULL, *key = NULL, *ca_pem = NULL, *body = NULL;
+    struct tls_srv s;
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    char url[64];
+
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_INT(tk_pki_ensure(dir, NULL, &err), 0);
+    char *crt_path = tk_xasprintf("%s/ca.crt", dir), *key_path = tk_xasprintf("%s/ca.key", dir);
+    CHECK_INT(tk_pki_ca_load(&ca, crt_path, key_path, &err), 0);
+    CHECK_INT(tk_pki_mint_client(ca, "system:node:tk-1", "system:nodes", &cert, &key, &err), 0);
+    ca_pem = read_file(dir, "ca.crt");
+    CHECK(ca_pem != NULL);
+
+    memset(&s, 0, sizeof(s));
+    s.ctx = SSL_CTX_new(TLS_server_method());
+    char *srv_crt = tk_xasprintf("%s/apiserver.crt", dir),
+         *srv_key = tk_xasprintf("%s/apiserver.key", dir);
+    CHECK_INT(SSL_CTX_use_certificate_chain_file(s.ctx, srv_crt), 1);
+    CHECK_INT(SSL_CTX_use_PrivateKey_file(s.ctx, srv_key, SSL_FILETYPE_PEM), 1);
+    CHECK_INT(SSL_CTX_load_verify_locations(s.ctx, crt_path, NULL), 1);
+    SSL_CTX_set_verify(s.ctx, SSL_VERIFY_PEER, NULL);
+    s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_INT(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    CHECK_INT(listen(s.lfd, 16), 0);
+    CHECK_INT(getsockname(s.lfd, (struct sockaddr *)&a, &alen), 0);
+    s.port = ntohs(a.sin_port);
+    pthread_create(&s.thr, NULL, tls_main, &s);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", s.port);
+
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct tk_kube_opts o;
+
+    /* CA blob + client certificate blobs + bearer token */
+    memset(&o, 0, sizeof(o));
+    o.server = url;
+    o.ca_pem = ca_pem;
+    o.client_cert_pem = cert;
+    o.client_key_pem = key;
+    o.token = "tls-tok";
+    CHECK_INT(tls_get(loop, &o, &body, &err), 0);
+    CHECK_STR(body, "{\"cn\":\"system:node:tk-1\",\"sni\":\"\",\"bearer\":true}");
+    free(body);
+    body = NULL;
+
+    /* tls_server_name: verified (and sent as SNI) instead of the address */
+    o.tls_server_name = "kubernetes";
+    CHECK_INT(tls_get(loop, &o, &body, &err), 0);
+    CHECK_STR(body, "{\"cn\":\"system:node:tk-1\",\"sni\":\"kubernetes\",\"bearer\":true}");
+    free(body);
+    body = NULL;
+    o.tls_server_name = "not-in-the-cert.example";
+    CHECK_INT(tls_get(loop, &o, &body, &err), TK_ETLS);
+    CHECK_CONTAINS(err.msg, "GET /version: ");
+    CHECK_STR(body, ""); /* completed without a response: an empty body */
+    free(body);
+    body = NULL;
+    tk_err_clear(&err);
+
+    /* without our CA the system store does not trust the server */
+    memset(&o, 0, sizeof(o));
+    o.server = url;
+    CHECK_INT(tls_get(loop, &o, &body, &err), TK_ETLS);
+    free(body);
+    body = NULL;
+    tk_err_clear(&err);
+
+    /* insecure skips verification; no client certificate means anonymous */
+    o.insecure = 1;
+    CHECK_INT(tls_get(loop, &o, &body, &err), 0);
+    CHECK_STR(body, "{\"cn\":\"anonymous\",\"sni\":\"\",\"bearer\":false}");
+    free(body);
+
+    tk_loop_free(loop);
+    atomic_store(&s.stop, 1);
+    pthread_join(s.thr, NULL);
+    close(s.lfd);
+    SSL_CTX_free(s.ctx);
+    tk_pki_ca_free(ca);
+    free(cert);
+    free(key);
+    free(ca_pem);
+    free(crt_path);
+    free(key_path);
+    free(srv_crt);
+    free(srv_key);
+    char *cmd = tk_xasprintf("rm -rf '%s'", dir);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+}
+
 TK_TEST_MAIN(kube_retry_after_429, kube_retry_503_get_not_post, kube_transport_error_retried,
              kube_new_validates, kube_qps_limiter_spreads, kube_priority_overtakes_queue,
              kube_cancel_and_free, kube_watch_resumes_from_last_rv, kube_watch_410_event_relists,
              kube_watch_http_410_relists, kube_watch_oversized_event_relists,
-             kube_watch_malformed_restarts, kube_watch_stop_inside_callbacks)
+             kube_watch_malformed_restarts, kube_watch_stop_inside_callbacks,
+             kube_tls_options_wired)

@@ -3,8 +3,10 @@
 #include <string.h>
 
 #define DEFAULT_MAX_BYTES ((size_t)16 << 20)
-/* A buffer that once held a huge event is given back rather than kept for the next one. */
-#define KEEP_BUF_BYTES ((size_t)1 << 20)
+/* Events that arrive whole in one chunk are parsed in place; the buffer only holds events
+ * split across chunks. Beyond this size it is given back after use, so thousands of idle
+ * watches do not each sit on their largest event. */
+#define KEEP_BUF_BYTES ((size_t)4 << 10)
 
 static const char *const type_names[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
 
@@ -77,50 +79,48 @@ static int fail(struct tk_watch_parser *p, struct tk_err *err, int code, const c
     return tk_err_set(err, code, "watch stream: %s at byte %zu", what, at);
 }
 
-/* Parses the framed event in p->buf and hands it to cb. */
-static int emit(struct tk_watch_parser *p, tk_watch_parser_fn cb, void *ud, struct tk_err *err,
-                size_t end_offset)
+/* Parses one framed event (js, n bytes starting at stream offset at) and hands it to cb. */
+static int emit(struct tk_watch_parser *p, const char *js, size_t n, size_t at,
+                tk_watch_parser_fn cb, void *ud, struct tk_err *err)
 {
-    size_t start_offset = end_offset - p->buf.len;
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(p->buf.data, p->buf.len, &end, 0);
+    cJSON *root = cJSON_ParseWithLengthOpts(js, n, &end, 0);
     enum tk_watch_type type;
     int rc = 0;
 
-    if (root && end != p->buf.data + p->buf.len) {
+    if (root && end != js + n) {
         cJSON_Delete(root);
         root = NULL;
     }
     if (!root) {
-        size_t at = start_offset;
         const char *ep = cJSON_GetErrorPtr();
-        if (ep && ep >= p->buf.data && ep <= p->buf.data + p->buf.len)
-            at += (size_t)(ep - p->buf.data);
+        if (ep && ep >= js && ep <= js + n)
+            at += (size_t)(ep - js);
         rc = fail(p, err, TK_EINVAL, "invalid JSON in event", at);
         goto out;
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
     cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "object");
     if (!cJSON_IsString(t)) {
-        rc = fail(p, err, TK_EINVAL, "event without a \"type\" string", start_offset);
+        rc = fail(p, err, TK_EINVAL, "event without a \"type\" string", at);
         goto out;
     }
     if (tk_watch_type_parse(t->valuestring, &type)) {
-        rc = fail(p, err, TK_EINVAL, "event of unknown type", start_offset);
+        rc = fail(p, err, TK_EINVAL, "event of unknown type", at);
         goto out;
     }
     if (!cJSON_IsObject(obj)) {
-        rc = fail(p, err, TK_EINVAL, "event without an \"object\" object", start_offset);
+        rc = fail(p, err, TK_EINVAL, "event without an \"object\" object", at);
         goto out;
     }
-    tk_buf_reset(&p->buf);
-    rc = cb(type, obj, ud);
-out:
-    cJSON_Delete(root);
+    /* the tree is independent of the bytes: the buffer is free for the next event already */
     if (p->buf.alloc > KEEP_BUF_BYTES)
         tk_buf_release(&p->buf);
     else
         tk_buf_reset(&p->buf);
+    rc = cb(type, obj, ud);
+out:
+    cJSON_Delete(root);
     return rc;
 }
 
@@ -189,10 +189,22 @@ int tk_watch_parser_feed(struct tk_watch_parser *p, const char *data, size_t len
         case ']':
             if (--p->depth == 0) {
                 /* Mismatched brackets ("{]") are left for cJSON to reject. */
-                if ((rc = append(p, data + start, i + 1 - start, err, base + start)))
-                    goto out;
+                size_t n = i + 1 - start;
                 p->offset = base + i + 1;
-                if ((rc = emit(p, cb, ud, err, base + i + 1)))
+                if (p->buf.len == 0) {
+                    /* whole in this chunk: parsed in place, no copy */
+                    if (n > p->max_bytes) {
+                        rc = append(p, data + start, n, err, base + start);
+                        goto out;
+                    }
+                    rc = emit(p, data + start, n, base + start, cb, ud, err);
+                } else {
+                    size_t at = base + start - p->buf.len;
+                    if ((rc = append(p, data + start, n, err, base + start)))
+                        goto out;
+                    rc = emit(p, p->buf.data, p->buf.len, at, cb, ud, err);
+                }
+                if (rc)
                     goto out;
             }
             break;

@@ -8,7 +8,8 @@
  * The parser takes the body in arbitrary chunks (a boundary may fall anywhere: inside a
  * string, an escape or a UTF-8 sequence) and calls back once per complete event. Objects
  * are framed by tracking brace depth and string state, so newlines, "\r\n" or any JSON
- * whitespace between objects are accepted, and no byte is scanned twice.
+ * whitespace between objects are accepted, and no byte is scanned twice. An event that arrives
+ * whole in one chunk is parsed in place; only events split across chunks are copied.
  *
  * Every event is capped at max_bytes: a larger one is an error (TK_ENOMEM), never growth.
  * After any error the parser refuses further input until tk_watch_parser_reset(). */

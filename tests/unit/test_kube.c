@@ -628,6 +628,50 @@ TK_TEST(kube_priority_overtakes_queue)
     tk_loop_free(loop);
 }
 
+TK_TEST(kube_verbose_redacts_token)
+{
+    struct tk_err err = {0};
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct srv *s = srv_start(h_ok, NULL);
+    struct tk_kube_opts o;
+    char url[64];
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    enum tk_log_level old = tk_log_threshold;
+    char log[65536];
+    size_t n;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", s->port);
+    memset(&o, 0, sizeof(o));
+    o.server = url;
+    o.token = "s3cret-token";
+    o.verbose = 1;
+    struct tk_kube *k = tk_kube_new(loop, &o, &err);
+    CHECK(k != NULL && tmp != NULL);
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    tk_log_threshold = TK_LOG_DEBUG;
+    int rc = tk_kube_request_sync(k, "GET", "/api/v1/nodes", NULL, NULL, NULL, NULL, 5000, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    tk_log_threshold = old;
+    CHECK_INT(rc, 0);
+    rewind(tmp);
+    n = fread(log, 1, sizeof(log) - 1, tmp);
+    log[n] = '\0';
+    fclose(tmp);
+    CHECK_CONTAINS(log, "line=\"GET /api/v1/nodes HTTP/1.1\"");
+    CHECK_CONTAINS(log, "line=\"Authorization: [redacted]\"");
+    CHECK(strstr(log, "s3cret-token") == NULL);
+    char *sent = srv_find(s, "GET /api/v1/nodes", 0);
+    CHECK_CONTAINS(sent, "s3cret-token"); /* it was sent, only not logged */
+    free(sent);
+    tk_kube_free(k);
+    srv_stop(s);
+    tk_loop_free(loop);
+}
+
 /* ---- cancellation and freeing ---- */
 
 static int h_hold(struct srv *s, int fd, int idx, const char *m, const char *t, const char *head)
@@ -1205,7 +1249,7 @@ TK_TEST(kube_tls_options_wired)
 
 TK_TEST_MAIN(kube_retry_after_429, kube_retry_503_get_not_post, kube_transport_error_retried,
              kube_new_validates, kube_qps_limiter_spreads, kube_priority_overtakes_queue,
-             kube_cancel_and_free, kube_watch_resumes_from_last_rv, kube_watch_410_event_relists,
-             kube_watch_http_410_relists, kube_watch_oversized_event_relists,
-             kube_watch_malformed_restarts, kube_watch_stop_inside_callbacks,
-             kube_tls_options_wired)
+             kube_verbose_redacts_token, kube_cancel_and_free, kube_watch_resumes_from_last_rv,
+             kube_watch_410_event_relists, kube_watch_http_410_relists,
+             kube_watch_oversized_event_relists, kube_watch_malformed_restarts,
+             kube_watch_stop_inside_callbacks, kube_tls_options_wired)

@@ -13,6 +13,7 @@
 
 static const struct tk_cmd commands[] = {
     {"cluster", cmd_cluster, "bring up, inspect and tear down a local control plane"},
+    {"plan", cmd_plan, "validate an experiment file and print its cells"},
 };
 
 static void usage(FILE *f)

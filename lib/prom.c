@@ -223,6 +223,7 @@ static int parse_comment(struct tk_prom_parser *p, const char *s, size_t n, stru
     }
     memcpy(p->family, s + name, name_len);
     p->family[name_len] = '\0';
+    p->family_len = name_len;
     p->family_type = type;
     return 0;
 }
@@ -230,12 +231,11 @@ static int parse_comment(struct tk_prom_parser *p, const char *s, size_t n, stru
 /* Whether name belongs to the family from the last TYPE line. */
 static int in_family(const struct tk_prom_parser *p, const char *name, size_t name_len)
 {
-    size_t fl;
+    size_t fl = p->family_len;
     const char *sfx;
 
     if (!p->family)
         return 0;
-    fl = strlen(p->family);
     if (name_len < fl || memcmp(name, p->family, fl) != 0)
         return 0;
     if (name_len == fl)
@@ -295,7 +295,9 @@ static int parse_sample(struct tk_prom_parser *p, const char *s, size_t n, struc
     /* Unescaped strings never outgrow their escaped text, so one line-sized scratch holds
      * them all and pointers into it stay valid for the whole line. */
     if (n + 2 > p->scratch_alloc) {
-        p->scratch_alloc = n + 2 > 4096 ? n + 2 : 4096;
+        p->scratch_alloc = p->scratch_alloc ? p->scratch_alloc * 2 : 4096;
+        if (p->scratch_alloc < n + 2)
+            p->scratch_alloc = n + 2;
         free(p->scratch);
         p->scratch = tk_xmalloc(p->scratch_alloc);
     }

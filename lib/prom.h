@@ -71,7 +71,7 @@ struct tk_prom_parser {
     struct tk_prom_label *labels;
     size_t labels_alloc;
     char *family; /* name from the last # TYPE line (NULL before any) */
-    size_t family_alloc;
+    size_t family_len, family_alloc;
     enum tk_prom_type family_type;
 };
 
@@ -89,9 +89,9 @@ int tk_prom_parser_feed(struct tk_prom_parser *p, const char *data, size_t len, 
 /* Parses the last line when the input did not end with a newline. Returns as feed. */
 int tk_prom_parser_finish(struct tk_prom_parser *p, struct tk_err *err);
 
-/* Parses a whole body text[0..len) (need not be NUL-terminated; never read past len):
- * init + feed + finish + release. Returns 0 or an error code with err set, see feed. Samples
- * before the bad line have been delivered. */
+/* Parses a whole body text[0..len) (need not be NUL-terminated; never read past len), with
+ * the same results as init + feed + finish + release but parsing every line in place. Returns 0 or
+ * an error code with err set, see feed. Samples before the bad line have been delivered. */
 int tk_prom_parse(const char *text, size_t len, tk_prom_sample_fn cb, void *ud, struct tk_err *err);
 
 /* Parses a sample value as the format allows ("1", "-2.5e-3", "NaN", "+Inf", "-Inf", "Inf").

@@ -755,6 +755,8 @@ struct wrec {
     char *ev[64];
     int n;
     int syncs;
+    struct tk_kube *patch_with; /* if set, a MODIFIED event issues a PATCH from the callback */
+    struct result *patch_result;
 };
 
 static void on_wevent(enum tk_watch_type type, cJSON *obj, void *ud)
@@ -766,6 +768,11 @@ static void on_wevent(enum tk_watch_type type, cJSON *obj, void *ud)
         w->ev[w->n++] = tk_xasprintf(
             "%s %s %s", tk_watch_type_name(type), cJSON_IsString(name) ? name->valuestring : "-",
             tk_watch_resource_version(obj) ? tk_watch_resource_version(obj) : "-");
+    /* this runs inside libcurl's write callback: the request must still go out */
+    if (type == TK_WATCH_MODIFIED && w->patch_with)
+        tk_kube_request(w->patch_with, "PATCH", "/api/v1/namespaces/default/pods/a/status",
+                        "{\"status\":{\"phase\":\"Running\"}}",
+                        "application/strategic-merge-patch+json", 0, on_result, w->patch_result);
 }
 
 static void on_wsync(void *ud)
@@ -785,7 +792,11 @@ static void wrec_free(struct wrec *w)
 /* LIST in two pages, then three streams: two events and close; a bookmark and close; hold. */
 static int h_resume(struct srv *s, int fd, int idx, const char *m, const char *t, const char *head)
 {
-    (void)s, (void)idx, (void)m, (void)head;
+    (void)s, (void)idx, (void)head;
+    if (!strcmp(m, "PATCH")) {
+        reply(fd, 200, NULL, "{\"kind\":\"Pod\"}");
+        return KEEP;
+    }
     if (strstr(t, "limit=500") && !strstr(t, "continue=")) {
         reply(fd, 200, NULL,
               "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
@@ -817,10 +828,13 @@ TK_TEST(kube_watch_resumes_from_last_rv)
     struct tk_loop *loop = tk_loop_new(&err);
     struct srv *s = srv_start(h_resume, NULL);
     struct tk_kube *k = client(loop, s, 0, 0);
-    struct wrec w = {{0}, 0, 0};
+    struct result patch;
+    struct wrec w = {{0}, 0, 0, k, &patch};
     struct tk_watch_opts o = {.path = "/api/v1/pods",
                               .field_selector = "spec.nodeName=tk-node-1",
                               .timeout_seconds = 450};
+
+    memset(&patch, 0, sizeof(patch));
 
     struct tk_kube_watch *wt = tk_kube_watch_start(k, &o, on_wevent, on_wsync, &w, &err);
     CHECK(wt != NULL);
@@ -850,6 +864,13 @@ TK_TEST(kube_watch_resumes_from_last_rv)
     CHECK_CONTAINS(r, "resourceVersion=102&");
     free(r);
     CHECK_INT(srv_count(s, "limit=500"), 2); /* resumed, never relisted */
+    /* the PATCH issued from inside the event callback went out and came back */
+    CHECK_INT(tk_loop_run_until(loop, result_done, &patch, tk_now_ns() + 5000 * MS), 0);
+    CHECK_INT(patch.status, 200);
+    r = srv_find(s, "PATCH /api/v1/namespaces/default/pods/a/status ", 0);
+    CHECK_CONTAINS(r, "Content-Type: application/strategic-merge-patch+json");
+    CHECK_CONTAINS(r, "\r\n\r\n{\"status\":{\"phase\":\"Running\"}}");
+    free(r);
     CHECK_INT(w.syncs, 1);
     struct tk_kube_stats st;
     tk_kube_get_stats(k, &st);
@@ -921,7 +942,7 @@ static int relist_case(const char *stream, int http_410, size_t max_event, const
 
 TK_TEST(kube_watch_410_event_relists)
 {
-    struct wrec w = {{0}, 0, 0};
+    struct wrec w = {{0}, 0, 0, NULL, NULL};
     char *second = NULL;
     struct tk_kube_stats st;
 
@@ -947,7 +968,7 @@ TK_TEST(kube_watch_410_event_relists)
 
 TK_TEST(kube_watch_http_410_relists)
 {
-    struct wrec w = {{0}, 0, 0};
+    struct wrec w = {{0}, 0, 0, NULL, NULL};
     char *second = NULL;
     struct tk_kube_stats st;
 
@@ -962,7 +983,7 @@ TK_TEST(kube_watch_http_410_relists)
 
 TK_TEST(kube_watch_oversized_event_relists)
 {
-    struct wrec w = {{0}, 0, 0};
+    struct wrec w = {{0}, 0, 0, NULL, NULL};
     char *second = NULL;
     struct tk_kube_stats st;
     struct tk_buf big;
@@ -988,7 +1009,7 @@ TK_TEST(kube_watch_oversized_event_relists)
 
 TK_TEST(kube_watch_malformed_restarts)
 {
-    struct wrec w = {{0}, 0, 0};
+    struct wrec w = {{0}, 0, 0, NULL, NULL};
     char *second = NULL;
     struct tk_kube_stats st;
 

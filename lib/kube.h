@@ -46,8 +46,10 @@ struct tk_kube_opts {
 
 /* Creates a client on loop (borrowed; must outlive the client). Copies every string in opts;
  * PEMs are handed to libcurl as blobs (CURLOPT_CAINFO_BLOB, SSLCERT_BLOB, SSLKEY_BLOB), the
- * token as an "Authorization: Bearer" header. Sets the multi handle's connection limit and
- * multiplexing (they are per loop: the last client created wins). Returns NULL with err
+ * token as an "Authorization: Bearer" header. max_conns > 0 sets the multi handle's per-host
+ * connection limit (per loop: the last client created wins). Clients with different client
+ * certificates never share a connection (libcurl matches TLS settings), so per-node identities
+ * get per-node connections, as real kubelets do. Returns NULL with err
  * (TK_EINVAL: no server, unparsable server URL, cert without key) on failure. Caller frees. */
 struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *opts,
                             struct tk_err *err);

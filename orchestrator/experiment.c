@@ -312,7 +312,7 @@ static int expand_map(struct ctx *c, const struct tk_yaml_node *map, const struc
             same = same && fa[i].n == 1 && fa[i].v[0] == val;
             total *= fa[i].n;
             if (total > TK_EXP_MAX_CELLS)
-                rc = too_many(c, map);
+                rc = too_many(c, val); /* where the product passed the limit */
         }
     }
     if (!rc && same) {

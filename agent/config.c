@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "duration.h"
@@ -129,11 +130,12 @@ static const struct opt opts[] = {
      "bind address of the kubelet HTTPS endpoint; each node's InternalIP is served there"},
     {"kubelet-port", O_KUBELET_PORT, "PORT", "10250",
      "kubelet endpoint port (daemonEndpoints.kubeletEndpoint.Port)"},
-    {"ca-cert", O_CA_CERT, "PATH", "CLUSTER-DIR/ca.crt",
+    {"ca-cert", O_CA_CERT, "PATH", "CLUSTER-DIR/pki/ca.crt or CLUSTER-DIR/ca.crt",
      "cluster CA certificate: signs node identities (kubelet mode) and serving certificates"},
-    {"ca-key", O_CA_KEY, "PATH", "CLUSTER-DIR/ca.key", "cluster CA private key"},
+    {"ca-key", O_CA_KEY, "PATH", "CLUSTER-DIR/pki/ca.key or CLUSTER-DIR/ca.key",
+     "cluster CA private key"},
     {"cluster-dir", O_CLUSTER_DIR, "DIR", "$TURBOKUBE_CLUSTER_DIR",
-     "directory of a `turbokube cluster up` cluster (ca.crt, ca.key)"},
+     "directory of a `turbokube cluster up` cluster, holding its CA"},
     {"cleanup", O_CLEANUP, NULL, "off",
      "on exit (SIGTERM/SIGINT) delete this agent's nodes and leases"},
     {"log-level", O_LOG_LEVEL, "debug|info|warn|error", "info", "log threshold"},
@@ -818,6 +820,24 @@ int tk_agent_config_node_name(const struct tk_agent_config *c, int64_t i, char *
     int n = snprintf(out, 64, "%s%0*lld", c->name_prefix, c->index_width,
                      (long long)(c->index_start + i));
     return n < 0 ? 0 : n > 63 ? 63 : n;
+}
+
+int tk_agent_config_ca_paths(const struct tk_agent_config *c, char *cert, char *key, size_t n)
+{
+    if (c->ca_cert && c->ca_key) {
+        snprintf(cert, n, "%s", c->ca_cert);
+        snprintf(key, n, "%s", c->ca_key);
+        return 0;
+    }
+    if (!c->cluster_dir)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        snprintf(cert, n, "%s%s/ca.crt", c->cluster_dir, i == 0 ? "/pki" : "");
+        snprintf(key, n, "%s%s/ca.key", c->cluster_dir, i == 0 ? "/pki" : "");
+        if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
+            return 0;
+    }
+    return -1;
 }
 
 static int sub_quantity(const char *cap, const char *res, char *out, size_t outsz)

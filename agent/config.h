@@ -128,6 +128,11 @@ void tk_agent_config_usage(FILE *out);
  * Returns the length written; out needs 64 bytes. */
 int tk_agent_config_node_name(const struct tk_agent_config *c, int64_t i, char *out);
 
+/* Where the cluster CA is: --ca-cert/--ca-key when given, else CLUSTER-DIR/pki/ca.{crt,key}
+ * (the layout of `turbokube cluster up`) or CLUSTER-DIR/ca.{crt,key}, whichever exists.
+ * Returns 0 with both paths set (into buffers of size n), -1 when there is none. */
+int tk_agent_config_ca_paths(const struct tk_agent_config *c, char *cert, char *key, size_t n);
+
 /* Value of a capacity/allocatable entry, NULL when absent. Borrowed. */
 const char *tk_agent_kv_get(const struct tk_agent_kv *kv, size_t n, const char *key);
 

@@ -20,6 +20,7 @@
 #define POOL_MAX 256               /* idle requests kept (with their easy handles) for reuse */
 #define POOL_KEEP_BYTES (64 << 10) /* a request whose buffers grew past this is not pooled */
 #define RV_MAX 128
+#define MAX_STREAMS 1000
 
 enum req_state { RS_IDLE, RS_QUEUED, RS_BACKOFF, RS_INFLIGHT, RS_CALLBACK, RS_CANCELLED };
 
@@ -1316,6 +1317,11 @@ struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *o, 
     tk_timer_init(&k->reap_timer, reap_fire, k);
     if (o->max_conns > 0)
         curl_multi_setopt(tk_loop_multi(loop), CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->max_conns);
+    /* libcurl's own cap is 100 streams per connection. The server advertises its own (for
+     * kube-apiserver --http2-max-streams-per-connection; 100 with the default, as measured
+     * against 1.36) and libcurl keeps to the smaller, so ours must not be the one that binds.
+     * Beyond the server's limit libcurl opens another connection, up to max_conns. */
+    curl_multi_setopt(tk_loop_multi(loop), CURLMOPT_MAX_CONCURRENT_STREAMS, (long)MAX_STREAMS);
     return k;
 fail:
     destroy(k);

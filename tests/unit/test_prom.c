@@ -620,6 +620,10 @@ TK_TEST(prom_quantile_reference_cases)
         CHECK(hq(0.25, le, c, 3) == -1);
         const double le0[] = {0, 1, INF};
         CHECK(hq(0.25, le0, c, 3) == 0);
+        /* with le[0] = 0 the shortcut shows when the first bucket is empty: q=0, rank 0,
+         * b = 0 -> le[0] = 0, where interpolating would give 0 + 0*(0/0) = NaN */
+        const double cz[] = {0, 4, 4};
+        CHECK(hq(0, le0, cz, 3) == 0);
         /* past the first bucket it interpolates from le[0]: q=0.75, rank 6, b = 1:
          * -1 + (1-(-1)) * ((6-4)/(8-4)) = -1 + 2*0.5 = 0 */
         CHECK(hq(0.75, le, c, 3) == 0);

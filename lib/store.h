@@ -120,6 +120,8 @@ struct tk_host_facts {
     int64_t memory_bytes;
     const char *kernel; /* uname -r */
 };
+/* Records one host's facts for the cell (strings borrowed; replaces an earlier row for the same
+ * host). TK_EIO on a database error, also when cell does not exist (foreign key). */
 int tk_store_add_host_facts(struct tk_store *st, int64_t cell, const struct tk_host_facts *f,
                             struct tk_err *err);
 
@@ -132,7 +134,7 @@ struct tk_store_sample {
     const char *source; /* "apiserver", "etcd", "agent-0", "cgroup" ... */
     const char *metric;
     const char *labels; /* canonical labels ("" for none) */
-    double value;
+    double value;       /* NaN is stored as NULL */
 };
 /* Adds n samples in one transaction (all or none). */
 int tk_store_add_samples(struct tk_store *st, int64_t cell, const struct tk_store_sample *s,
@@ -179,6 +181,8 @@ struct tk_pod_latency {
     char condition[48]; /* PodScheduled, Initialized, ContainersReady, Ready, ... */
     double p50, p95, p99, min, max, avg;
 };
+/* Stores n rows (NaN as NULL) in one transaction; a row with the same (job, condition)
+ * replaces the earlier one. */
 int tk_store_add_pod_latency(struct tk_store *st, int64_t cell, const struct tk_pod_latency *q,
                              size_t n, struct tk_err *err);
 
@@ -196,6 +200,7 @@ struct tk_job_summary {
     int64_t burst;
     char errors[256]; /* executionErrors, truncated */
 };
+/* Stores one job's summary; replaces an earlier row for the same job. */
 int tk_store_add_job_summary(struct tk_store *st, int64_t cell, const struct tk_job_summary *j,
                              struct tk_err *err);
 
@@ -212,6 +217,7 @@ struct tk_failure_point {
     double threshold;   /* limit (NaN when none) */
     const char *detail; /* may be NULL */
 };
+/* Appends a failure point (strings borrowed; NaN value/threshold stored as NULL). */
 int tk_store_add_failure(struct tk_store *st, int64_t cell, const struct tk_failure_point *f,
                          struct tk_err *err);
 

@@ -68,6 +68,8 @@ struct tk_burner_job {
  * directory). Fills *out. Errors: TK_EIO (cannot create or write), TK_EINVAL. */
 int tk_burner_render(const struct tk_cell_params *p, const char *dir, struct tk_burner_job *out,
                      struct tk_err *err);
+
+/* Frees what j owns and zeroes it. */
 void tk_burner_job_release(struct tk_burner_job *j);
 
 /* argv for `BINARY init -c CONFIG --uuid UUID --timeout T --skip-log-file [--kubeconfig K]`,

@@ -1756,9 +1756,11 @@ static int parse_ramp(struct ctx *c, const struct tk_yaml_node *node, struct tk_
         names[NRAMP] = NULL;
         join_names(names, NRAMP, list, sizeof(list));
         const char *hint = closest(field, names, NRAMP);
+        if (hint)
+            return tk_yaml_err(c->err, c->doc, val(&s, "field"),
+                               "ramp.field: '%.40s' cannot ramp (did you mean '%s'?)", field, hint);
         return tk_yaml_err(c->err, c->doc, val(&s, "field"),
-                           "ramp.field must be one of %s, got '%.40s'%s%s%s", list, field,
-                           hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+                           "ramp.field must be one of %s, got '%.40s'", list, field);
     }
     double v[3];
     static const char *const vk[] = {"from", "step", "until"};

@@ -939,8 +939,15 @@ void tk_agent_pod_event(struct tk_agent *a, enum tk_watch_type type, cJSON *obj,
     /* known pod: keep the newest object, react to deletion */
     tk_pod_info_free(p->info);
     p->info = info;
-    if (info->deletion_ns && p->st != PS_KILLING && p->st != PS_DELETING)
+    if (info->deletion_ns && p->st != PS_KILLING && p->st != PS_DELETING) {
         pod_start_killing(a, p);
+    } else if (p->st == PS_RUNNING && p->reported && !info->ready && !p->req && !p->want_status &&
+               !tk_timer_active(&p->resend)) {
+        /* someone else marked it not ready (the node lifecycle controller, after an outage):
+         * like the kubelet's status manager, report our status again */
+        a->stats.pods_resynced_total++;
+        pod_want_status(a, p);
+    }
 }
 
 static void sync_node_pods(struct tk_agent *a, struct tk_agent_node *n, uint64_t cutoff)

@@ -101,8 +101,9 @@ struct tk_agent_stats {
     uint64_t events_failed_total;
     uint64_t lease_renewals_total;
     uint64_t lease_failures_total;
-    uint64_t ignored_pods_total; /* watch events for pods bound elsewhere */
-    uint64_t bad_objects_total;  /* watch objects we could not parse */
+    uint64_t ignored_pods_total;  /* watch events for pods bound elsewhere */
+    uint64_t bad_objects_total;   /* watch objects we could not parse */
+    uint64_t pods_resynced_total; /* Running status re-sent after someone else changed it */
 };
 
 void tk_agent_get_stats(const struct tk_agent *a, struct tk_agent_stats *out);

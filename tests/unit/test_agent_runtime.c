@@ -319,10 +319,26 @@ TK_TEST(runtime_pod_start_events_delete)
     CHECK_INT(s.pods_started_total, 1);
     CHECK_INT(s.events_posted_total, 1);
 
-    /* the echo of our own patch changes nothing */
+    /* the echo of our own patch (Ready True) changes nothing */
+    cJSON *conds = cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "status"), "conditions");
+    cJSON *ready = cJSON_CreateObject();
+    cJSON_AddStringToObject(ready, "type", "Ready");
+    cJSON_AddStringToObject(ready, "status", "True");
+    cJSON_AddItemToArray(conds, ready);
     tk_agent_pod_event(e.agent, TK_WATCH_MODIFIED, pod, 0);
     run_for_ms(e.loop, 20);
     CHECK_INT(count_req("PATCH", "/pods/web-7d4b9c8f6-x2x9q/status"), 1);
+    /* the node lifecycle controller marks it not ready (an outage): reported again */
+    cJSON_ReplaceItemInObject(ready, "status", cJSON_CreateString("False"));
+    tk_agent_pod_event(e.agent, TK_WATCH_MODIFIED, pod, 0);
+    i = find_req("PATCH", "/pods/web-7d4b9c8f6-x2x9q/status");
+    CHECK(i >= 0);
+    CHECK_CONTAINS(recs[i].body, "\"type\":\"Ready\",\"status\":\"True\"");
+    answer(i, 200, "{}");
+    stats(&e, &s);
+    CHECK_INT(s.pods_resynced_total, 1);
+    CHECK_INT(s.pods_started_total, 1);
+    cJSON_ReplaceItemInObject(ready, "status", cJSON_CreateString("True"));
 
     /* deletion: terminated status, then DELETE with grace 0 and the UID precondition */
     set_str_at(pod, "metadata", "deletionTimestamp", "2026-01-02T03:10:00Z");

@@ -18,7 +18,9 @@ agent_stop_all() {
 trap 'agent_stop_all; it_cleanup' EXIT
 
 # Brings up a cluster and points kubectl (and KUBECONFIG, TURBOKUBE_CLUSTER_DIR) at it.
+# (it_name runs in a $(...) subshell, so the name is registered for the EXIT trap here.)
 cluster_up_env() {
+    it_clusters+=("$1")
     "$TK" cluster up --name "$1" -q
     eval "$("$TK" cluster env --name "$1")"
 }

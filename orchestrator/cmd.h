@@ -15,6 +15,7 @@ struct tk_cmd {
 
 int cmd_cluster(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 
 /* Prints "turbokube: " + message to stderr. */

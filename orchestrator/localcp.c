@@ -31,6 +31,8 @@
 #define CLUSTER_CIDR "10.128.0.0/9"
 
 enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_N };
+_Static_assert((int)C_N == (int)TK_LOCALCP_NCOMP,
+               "cluster.json lists every component of tk_localcp_info");
 
 struct comp {
     const char *name;  /* etcd | kine | kube-apiserver | ... */
@@ -46,7 +48,7 @@ struct cluster {
     char *name, *dir, *pki, *cache;
     const struct tk_localcp_opts *opts;
     struct comp c[C_N];
-    struct tk_cgroup *cg_cp, *cg_etcd;
+    struct tk_cgroup *cg_cp, *cg_etcd, *cg_aux;
 };
 
 static const char *ds_name(enum tk_localcp_datastore ds)
@@ -416,6 +418,7 @@ static cJSON *load_state(const char *dir)
  * apiserver is asked with the admin identity. */
 struct prober {
     struct tk_loop *loop;
+    int own_loop; /* 0 when the caller lent its loop (tk_localcp_opts.loop) */
     struct tk_kube *kube[C_N];
 };
 
@@ -434,7 +437,8 @@ static char *read_all(const char *path)
     return tk_buf_detach(&b);
 }
 
-static int prober_init(struct prober *p, const char *pki, char *const urls[C_N], struct tk_err *err)
+static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki,
+                       char *const urls[C_N], struct tk_err *err)
 {
     char *ca_path = tk_xasprintf("%s/ca.crt", pki), *crt_path = tk_xasprintf("%s/admin.crt", pki),
          *key_path = tk_xasprintf("%s/admin.key", pki);
@@ -446,7 +450,11 @@ static int prober_init(struct prober *p, const char *pki, char *const urls[C_N],
         rc = tk_err_set(err, TK_EIO, "cannot read the cluster's PKI in %s", pki);
         goto out;
     }
-    if (!(p->loop = tk_loop_new(err))) {
+    if (loop) {
+        p->loop = loop;
+    } else if ((p->loop = tk_loop_new(err))) {
+        p->own_loop = 1;
+    } else {
         rc = err->code;
         goto out;
     }
@@ -482,7 +490,8 @@ static void prober_release(struct prober *p)
 {
     for (int i = 0; i < C_N; i++)
         tk_kube_free(p->kube[i]);
-    tk_loop_free(p->loop);
+    if (p->own_loop)
+        tk_loop_free(p->loop);
 }
 
 /* 1 when url answers 200 within timeout_ms; for etcd the body must say it is healthy. */
@@ -536,43 +545,50 @@ static int check_binaries(struct cluster *cl, struct tk_err *err)
     return 0;
 }
 
+/* Creates group turbokube/NAME/group with the limits and reads them back: a kernel that
+ * rounds or refuses a limit must not pass silently. */
+static int make_group(struct cluster *cl, const char *group, int64_t cpu_millis, int64_t mem_bytes,
+                      struct tk_cgroup **out, struct tk_err *err)
+{
+    char *rel = tk_xasprintf("turbokube/%s/%s", cl->name, group);
+    int64_t cpu, mem;
+    int rc;
+
+    if ((rc = tk_cgroup_create(out, rel, err)) ||
+        (rc = tk_cgroup_set_limits(*out, cpu_millis, mem_bytes, err)) ||
+        (rc = tk_cgroup_get_limits(*out, &cpu, &mem, err)))
+        goto out;
+    if (cpu != cpu_millis || mem != mem_bytes)
+        rc = tk_err_set(
+            err, TK_ESTATE, "cgroup %s took cpu=%lldm memory=%lld, not the %lldm/%lld asked", rel,
+            (long long)cpu, (long long)mem, (long long)cpu_millis, (long long)mem_bytes);
+out:
+    free(rel);
+    return rc;
+}
+
 static int setup_cgroups(struct cluster *cl, struct tk_err *err)
 {
     const struct tk_localcp_opts *o = cl->opts;
     int want_cp = o->cpu_millis || o->memory_bytes;
     int want_etcd = o->etcd_cpu_millis || o->etcd_memory_bytes;
-    int64_t cpu, mem;
-    char *rel;
+    int want_aux = o->offload_scheduler && (o->aux_cpu_millis || o->aux_memory_bytes);
+    int rc = 0;
 
-    if (!want_cp && !want_etcd)
+    if (!want_cp && !want_etcd && !want_aux)
         return 0;
     if (!tk_cgroup_version())
         return tk_err_set(err, TK_ESTATE,
                           "CPU and memory limits need cgroups with the cpu and "
                           "memory controllers, and none are mounted here");
-    rel = tk_xasprintf("turbokube/%s/control-plane", cl->name);
-    if (tk_cgroup_create(&cl->cg_cp, rel, err) ||
-        tk_cgroup_set_limits(cl->cg_cp, o->cpu_millis, o->memory_bytes, err) ||
-        tk_cgroup_get_limits(cl->cg_cp, &cpu, &mem, err))
-        goto fail;
-    if (cpu != o->cpu_millis || mem != o->memory_bytes) {
-        tk_err_set(err, TK_ESTATE, "cgroup %s took cpu=%lldm memory=%lld, not the %lldm/%lld asked",
-                   rel, (long long)cpu, (long long)mem, (long long)o->cpu_millis,
-                   (long long)o->memory_bytes);
-        goto fail;
-    }
-    free(rel);
-    if (want_etcd) {
-        rel = tk_xasprintf("turbokube/%s/etcd", cl->name);
-        if (tk_cgroup_create(&cl->cg_etcd, rel, err) ||
-            tk_cgroup_set_limits(cl->cg_etcd, o->etcd_cpu_millis, o->etcd_memory_bytes, err))
-            goto fail;
-        free(rel);
-    }
-    return 0;
-fail:
-    free(rel);
-    return err->code;
+    /* The control-plane group always exists once any limit is asked for (unlimited when only
+     * the others are), so every component has a group to be measured in. */
+    rc = make_group(cl, "control-plane", o->cpu_millis, o->memory_bytes, &cl->cg_cp, err);
+    if (!rc && want_etcd)
+        rc = make_group(cl, "etcd", o->etcd_cpu_millis, o->etcd_memory_bytes, &cl->cg_etcd, err);
+    if (!rc && want_aux)
+        rc = make_group(cl, "aux", o->aux_cpu_millis, o->aux_memory_bytes, &cl->cg_aux, err);
+    return rc;
 }
 
 static struct tk_cgroup *group_for(struct cluster *cl, int i, const char **name)
@@ -582,8 +598,11 @@ static struct tk_cgroup *group_for(struct cluster *cl, int i, const char **name)
         *name = "etcd";
         return cl->cg_etcd;
     }
-    if ((i == C_CM || i == C_SCHED) && cl->opts->offload_scheduler)
-        return NULL;
+    if ((i == C_CM || i == C_SCHED) && cl->opts->offload_scheduler) {
+        if (cl->cg_aux)
+            *name = "aux";
+        return cl->cg_aux;
+    }
     if (cl->cg_cp)
         *name = "control-plane";
     return cl->cg_cp;
@@ -637,6 +656,8 @@ static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, in
 
     for (;;) {
         int all = 1;
+        if (cl->opts->cancelled && cl->opts->cancelled(cl->opts->cancel_ud))
+            return tk_err_set(err, TK_ESTATE, "bring-up cancelled");
         for (int i = from; i < to; i++) {
             if (ready[i])
                 continue;
@@ -696,6 +717,7 @@ static void cluster_release(struct cluster *cl)
     }
     tk_cgroup_free(cl->cg_cp);
     tk_cgroup_free(cl->cg_etcd);
+    tk_cgroup_free(cl->cg_aux);
     free(cl->name);
     free(cl->dir);
     free(cl->pki);
@@ -740,7 +762,7 @@ static int bring_up(struct cluster *cl, struct tk_err *err)
     char *urls[C_N];
     for (int i = 0; i < C_N; i++)
         urls[i] = cl->c[i].health_url;
-    if ((rc = prober_init(&p, cl->pki, urls, err)))
+    if ((rc = prober_init(&p, cl->opts->loop, cl->pki, urls, err)))
         return rc;
     /* Order matters: storage, then the apiserver, then the two controllers together. */
     if (!(rc = start_comp(cl, C_STORE, err)) && !(rc = save_state(cl, err)))
@@ -790,6 +812,8 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
             tk_cgroup_destroy(cl.cg_cp, NULL);
         if (cl.cg_etcd)
             tk_cgroup_destroy(cl.cg_etcd, NULL);
+        if (cl.cg_aux)
+            tk_cgroup_destroy(cl.cg_aux, NULL);
     }
 out:
     cluster_release(&cl);
@@ -800,7 +824,7 @@ out:
 
 static void destroy_groups(const char *name)
 {
-    const char *groups[] = {"control-plane", "etcd"};
+    const char *groups[] = {"control-plane", "etcd", "aux"};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         struct tk_cgroup *cg = NULL;
         char *rel = tk_xasprintf("turbokube/%s/%s", name, groups[i]);
@@ -890,7 +914,7 @@ int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk
         cJSON *h = cJSON_GetObjectItem(cJSON_GetArrayItem(comps, i < n ? i : 0), "health");
         urls[i] = cJSON_IsString(h) ? h->valuestring : (char *)"http://127.0.0.1:1/";
     }
-    if ((rc = prober_init(&p, pki, urls, err)))
+    if ((rc = prober_init(&p, NULL, pki, urls, err)))
         goto out;
     arr = cJSON_CreateArray();
     if (!json)
@@ -943,6 +967,64 @@ out:
     cJSON_Delete(arr);
     cJSON_Delete(st);
     free(pki);
+    free(dir);
+    return rc;
+}
+
+char *tk_localcp_cgroup_rel(const char *name, const char *group)
+{
+    return tk_xasprintf("turbokube/%s/%s", name, group);
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err *err)
+{
+    char *dir = tk_localcp_dir(name);
+    cJSON *st = load_state(dir), *comps;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!st) {
+        rc =
+            tk_err_set(err, TK_ENOTFOUND, "cluster '%s' is not up (no %s/cluster.json)", name, dir);
+        goto out;
+    }
+    comps = cJSON_GetObjectItem(st, "components");
+    if (!cJSON_IsArray(comps) || cJSON_GetArraySize(comps) != TK_LOCALCP_NCOMP) {
+        rc = tk_err_set(err, TK_EIO, "%s/cluster.json: no components", dir);
+        goto out;
+    }
+    copy_str(out->dir, sizeof(out->dir), dir);
+    snprintf(out->kubeconfig, sizeof(out->kubeconfig), "%s/admin.kubeconfig", dir);
+    snprintf(out->ca, sizeof(out->ca), "%s/pki/ca.crt", dir);
+    snprintf(out->admin_cert, sizeof(out->admin_cert), "%s/pki/admin.crt", dir);
+    snprintf(out->admin_key, sizeof(out->admin_key), "%s/pki/admin.key", dir);
+    copy_str(out->datastore, sizeof(out->datastore),
+             cJSON_GetStringValue(cJSON_GetObjectItem(st, "datastore")));
+    for (int i = 0; i < TK_LOCALCP_NCOMP; i++) {
+        cJSON *c = cJSON_GetArrayItem(comps, i);
+        struct tk_localcp_comp *o = &out->comp[i];
+        copy_str(o->name, sizeof(o->name), cJSON_GetStringValue(cJSON_GetObjectItem(c, "name")));
+        copy_str(o->group, sizeof(o->group), cJSON_GetStringValue(cJSON_GetObjectItem(c, "group")));
+        copy_str(o->log, sizeof(o->log), cJSON_GetStringValue(cJSON_GetObjectItem(c, "log")));
+        o->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
+        o->port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "port"));
+        if (i == C_STORE) {
+            o->metrics_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "metrics_port"));
+            snprintf(o->metrics_url, sizeof(o->metrics_url), "http://127.0.0.1:%d/metrics",
+                     o->metrics_port);
+        } else {
+            snprintf(o->metrics_url, sizeof(o->metrics_url), "https://127.0.0.1:%d/metrics",
+                     o->port);
+        }
+    }
+    out->ncomp = TK_LOCALCP_NCOMP;
+out:
+    cJSON_Delete(st);
     free(dir);
     return rc;
 }

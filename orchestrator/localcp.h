@@ -7,13 +7,16 @@
  * ($TURBOKUBE_HOME/clusters/NAME, default ~/.turbokube/clusters/NAME), so several clusters
  * run side by side by name. Components are placed in cgroups that enforce the sizes asked
  * for: a "control-plane" group, and optionally a dedicated "etcd" group; with
- * offload_scheduler the scheduler and controller-manager run outside the limits (as if on
- * another host). */
+ * offload_scheduler the scheduler and controller-manager run outside the limits, or in an
+ * "aux" group of their own (as if on another host). */
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "err.h"
+
+struct tk_loop;
 
 enum tk_localcp_datastore { TK_DS_ETCD = 0, TK_DS_KINE_SQLITE };
 
@@ -23,10 +26,38 @@ struct tk_localcp_opts {
     int apiserver_port;                         /* 0: a free port */
     int64_t cpu_millis, memory_bytes;           /* control-plane group limits; 0: none */
     int64_t etcd_cpu_millis, etcd_memory_bytes; /* dedicated etcd group when either is set */
-    int offload_scheduler;             /* scheduler + controller-manager outside the limits */
+    int offload_scheduler; /* scheduler + controller-manager outside the limits ... */
+    int64_t aux_cpu_millis, aux_memory_bytes; /* ... or, when either is set, in an "aux" group
+                                                 with these limits (another host) */
     const char *const *apiserver_args; /* extra "--flag=value", NULL-terminated, may be NULL */
     int timeout_s;                     /* readiness deadline, default 90 */
     int quiet;                         /* no progress lines */
+    struct tk_loop *loop;       /* borrowed; NULL: a private one. Readiness probes run on it, so the
+                                   caller's timers and signal handler keep running during bring-up */
+    int (*cancelled)(void *ud); /* may be NULL; polled while waiting for readiness: non-zero
+                                   stops the bring-up (TK_ESTATE "bring-up cancelled") */
+    void *cancel_ud;
+};
+
+/* What a running cluster is made of, read from its cluster.json. */
+enum { TK_LOCALCP_NCOMP = 4 };
+struct tk_localcp_comp {
+    char name[32];        /* etcd | kine | kube-apiserver | kube-controller-manager | ... */
+    pid_t pid;            /* also its process group */
+    int port;             /* main port (secure port; etcd/kine client port) */
+    int metrics_port;     /* etcd, kine: plain-HTTP metrics listener; else 0 (use port) */
+    char group[32];       /* cgroup name within the cluster ("control-plane", "etcd", "aux"),
+                             "" when outside every limit */
+    char metrics_url[96]; /* where its Prometheus /metrics is served */
+    char log[512];        /* its log file */
+};
+struct tk_localcp_info {
+    char dir[512];        /* the cluster directory; also every process's owner marker */
+    char kubeconfig[560]; /* admin kubeconfig (system:masters) */
+    char ca[560], admin_cert[560], admin_key[560]; /* PEM files: cluster CA, admin identity */
+    char datastore[8];                             /* "etcd" | "kine" */
+    struct tk_localcp_comp comp[TK_LOCALCP_NCOMP]; /* datastore, apiserver, cm, scheduler */
+    int ncomp;
 };
 
 /* The cluster directory for name (caller frees). */
@@ -49,6 +80,14 @@ int tk_localcp_down(const char *name, int keep, struct tk_err *err);
  * JSON ("table"/"json"). Returns 0 when every component is ready, 1 when something is not,
  * TK_ENOTFOUND when the cluster does not exist. */
 int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk_err *err);
+
+/* Fills *out from the cluster's state file. TK_ENOTFOUND when the cluster is not up (no
+ * state), TK_EIO when the file cannot be parsed. */
+int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err *err);
+
+/* The relative cgroup path of a cluster's group ("turbokube/NAME/control-plane"), as
+ * tk_cgroup_open takes it. Caller frees. */
+char *tk_localcp_cgroup_rel(const char *name, const char *group);
 
 /* Writes the shell exports for the cluster (KUBECONFIG, PATH with the pinned kubectl,
  * TURBOKUBE_CLUSTER_DIR). */

@@ -14,6 +14,7 @@
 static const struct tk_cmd commands[] = {
     {"cluster", cmd_cluster, "bring up, inspect and tear down a local control plane"},
     {"plan", cmd_plan, "validate an experiment file and print its cells"},
+    {"run", cmd_run, "run an experiment's cells and record them in the results database"},
     {"results", cmd_results, "list, show, compare, export and query recorded results"},
 };
 

@@ -159,6 +159,8 @@ size_t tk_run_slo_check(const struct tk_cell_params *p, const struct tk_latency_
         } else if (strcasecmp(r->verb, "GET") == 0) {
             limit = p->slo_ro_resource_p99_ns / 1e9;
             snprintf(what, sizeof(what), "slo:read-only %s %s (resource)", r->verb, res);
+        } else if (r->scope[0] && strcmp(r->scope, "resource") != 0) {
+            continue; /* collections (the namespace controller's deletes): no SLO */
         } else {
             limit = p->slo_mutating_p99_ns / 1e9;
             snprintf(what, sizeof(what), "slo:mutating %s %s", r->verb, res);

@@ -105,7 +105,8 @@ struct tk_slo_violation {
  * apiserver_request_sli_duration_seconds (those of apiserver_request_duration_seconds when no
  * SLI rows exist) without WATCH, WATCHLIST, CONNECT and the log, exec, portforward, attach and
  * proxy subresources; LIST and scope namespace|cluster against readOnlyClusterP99, GET
- * against readOnlyResourceP99, every other verb against mutatingP99; and the Ready condition
+ * against readOnlyResourceP99, every other verb on single objects (scope resource) against
+ * mutatingP99 (collection calls have no SLO); and the Ready condition
  * of kube-burner's pod latency against podStartupP99. Writes up to max violations to out and
  * returns how many there are (which may exceed max). rows and pl may be NULL with 0. */
 size_t tk_run_slo_check(const struct tk_cell_params *p, const struct tk_latency_summary *rows,

@@ -170,17 +170,18 @@ TK_TEST(slo_check_applies_the_kubernetes_slos)
     const char *sli = "apiserver_request_sli_duration_seconds";
     const char *dur = "apiserver_request_duration_seconds";
     struct tk_latency_summary rows[] = {
-        row(sli, "POST", "pods", "", "namespace", 1.5),        /* mutating over 1s */
-        row(sli, "PATCH", "pods", "status", "namespace", 0.9), /* under */
-        row(sli, "GET", "pods", "", "resource", 0.5),          /* under */
-        row(sli, "GET", "nodes", "", "resource", 1.2),         /* read-only resource over */
-        row(sli, "LIST", "pods", "", "cluster", 20),           /* under 30s */
-        row(sli, "LIST", "configmaps", "", "namespace", 31),   /* over 30s */
-        row(sli, "WATCH", "pods", "", "cluster", 300),         /* never judged */
-        row(sli, "GET", "pods", "log", "namespace", 9),        /* never judged */
-        row(sli, "CONNECT", "pods", "exec", "namespace", 9),   /* never judged */
-        row(dur, "POST", "pods", "", "namespace", 9),          /* SLI rows exist: ignored */
-        row(sli, "DELETE", "pods", "", "namespace", NAN),      /* no data */
+        row(sli, "POST", "pods", "", "resource", 1.5),        /* mutating over 1s */
+        row(sli, "PATCH", "pods", "status", "resource", 0.9), /* under */
+        row(sli, "DELETE", "pods", "", "namespace", 14.9),    /* a collection: no SLO */
+        row(sli, "GET", "pods", "", "resource", 0.5),         /* under */
+        row(sli, "GET", "nodes", "", "resource", 1.2),        /* read-only resource over */
+        row(sli, "LIST", "pods", "", "cluster", 20),          /* under 30s */
+        row(sli, "LIST", "configmaps", "", "namespace", 31),  /* over 30s */
+        row(sli, "WATCH", "pods", "", "cluster", 300),        /* never judged */
+        row(sli, "GET", "pods", "log", "namespace", 9),       /* never judged */
+        row(sli, "CONNECT", "pods", "exec", "namespace", 9),  /* never judged */
+        row(dur, "POST", "pods", "", "namespace", 9),         /* SLI rows exist: ignored */
+        row(sli, "DELETE", "pods", "", "namespace", NAN),     /* no data */
     };
     struct tk_pod_latency pl[2] = {
         {.job = "node-density", .condition = "Ready", .p99 = 6000},
@@ -211,7 +212,7 @@ TK_TEST(slo_check_falls_back_to_request_duration)
 {
     struct tk_cell_params p = one_host();
     struct tk_latency_summary rows[] = {
-        row("apiserver_request_duration_seconds", "POST", "pods", "", "namespace", 2),
+        row("apiserver_request_duration_seconds", "POST", "pods", "", "resource", 2),
         row("etcd_request_duration_seconds", "create", "pods", "", "", 5),
     };
     struct tk_slo_violation v[4];

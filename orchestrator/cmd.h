@@ -17,6 +17,8 @@ int cmd_cluster(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_calculator(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Prints "turbokube: " + message to stderr. */
 void tk_cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

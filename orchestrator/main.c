@@ -16,6 +16,8 @@ static const struct tk_cmd commands[] = {
     {"plan", cmd_plan, "validate an experiment file and print its cells"},
     {"run", cmd_run, "run an experiment's cells and record them in the results database"},
     {"results", cmd_results, "list, show, compare, export and query recorded results"},
+    {"calculator", cmd_calculator, "the control-plane size for a load, the sizing table and page"},
+    {"report", cmd_report, "one self-contained HTML report of charts for cells or experiments"},
 };
 
 static void usage(FILE *f)

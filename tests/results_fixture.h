@@ -28,8 +28,11 @@
  * Every cell has latency summaries (SLI and plain histograms, plus a WATCH and a pods/log row
  * that must not count), pod latency, usage (control plane plus an agent and kube-burner, which
  * must not count), a job summary, host facts, versions, an artifact, and samples over time:
- * apiserver request histograms (POST pods, GET nodes) scraped 8 times, and
- * process_cpu_seconds_total / process_resident_memory_bytes of each component. */
+ * apiserver request histograms (POST pods, GET nodes) scraped 8 times (at 100 nodes instead
+ * per-interval p99 gauges, apiserver_request_sli_p99_seconds, for POST pods and a WATCH that
+ * must not show), process_cpu_seconds_total / process_resident_memory_bytes of each component
+ * (sources named as turbokube run names them), two agents' memory and the cp cgroup's. Usage
+ * holds the control plane, "agents", "kube-burner" and "cgroup:cp" (which must not count). */
 
 #include <math.h>
 #include <stdio.h>
@@ -126,19 +129,30 @@ static inline double fx_bucket(double le, int k, double p99_end, double per_scra
 }
 
 static inline int fx_samples(struct tk_store *st, int64_t row, int64_t t0, const struct fx_model *m,
-                             double f, struct tk_err *err)
+                             double f, int gauges, struct tk_err *err)
 {
-    static const char *const comps[] = {"etcd", "kube-apiserver", "kube-scheduler",
-                                        "kube-controller-manager"};
+    /* named as turbokube run names its scrape targets */
+    static const char *const comps[] = {"etcd", "apiserver", "scheduler", "controller-manager"};
     static const double mem_share[] = {0.25, 0.60, 0.05, 0.10};
     static const double cpu_share[] = {0.30, 0.55, 0.05, 0.10};
-    struct tk_store_sample s[FX_SCRAPES * (2 * FX_NLE + 8)];
+    struct tk_store_sample s[FX_SCRAPES * (2 * FX_NLE + 12)];
     char labels[FX_SCRAPES * 2 * FX_NLE][160];
     size_t n = 0, nl = 0;
 
     for (int k = 0; k < FX_SCRAPES; k++) {
         int64_t t = t0 + (int64_t)(k + 1) * (FX_CELL_MS / FX_SCRAPES);
-        for (size_t b = 0; b < FX_NLE; b++) {
+        double rise = 0.5 + 0.5 * (double)(k + 1) / FX_SCRAPES;
+        if (gauges) {
+            /* per-interval p99s as recorded gauges instead of buckets */
+            s[n++] = (struct tk_store_sample){
+                t, "apiserver", "apiserver_request_sli_p99_seconds",
+                "resource=\"pods\",scope=\"resource\",subresource=\"\",verb=\"POST\"",
+                m->mut * f * rise};
+            s[n++] = (struct tk_store_sample){
+                t, "apiserver", "apiserver_request_sli_p99_seconds",
+                "resource=\"pods\",scope=\"cluster\",subresource=\"\",verb=\"WATCH\"", 60};
+        }
+        for (size_t b = 0; b < FX_NLE && !gauges; b++) {
             char le[16];
             if (isinf(fx_le[b]))
                 snprintf(le, sizeof(le), "+Inf");
@@ -168,6 +182,12 @@ static inline int fx_samples(struct tk_store *st, int64_t row, int64_t t0, const
                 t, comps[c], "process_resident_memory_bytes", "",
                 round(m->mem_bytes * f * mem_share[c] * (0.4 + 0.6 * frac))};
         }
+        s[n++] = (struct tk_store_sample){t, "cgroup", "cgroup_memory_bytes", "group=\"cp\"",
+                                          round(m->mem_bytes * f * (0.4 + 0.6 * rise))};
+        s[n++] = (struct tk_store_sample){t, "agent-0", "process_resident_memory_bytes", "",
+                                          400 * FX_MI};
+        s[n++] = (struct tk_store_sample){t, "agent-1", "process_resident_memory_bytes", "",
+                                          500 * FX_MI};
     }
     return tk_store_add_samples(st, row, s, n, err);
 }
@@ -215,8 +235,7 @@ static inline int fx_latency(struct tk_store *st, int64_t row, const struct fx_m
 static inline int fx_cell(struct tk_store *st, int64_t exp, const struct tk_cell *c, int64_t t0,
                           struct tk_err *err)
 {
-    static const char *const comps[] = {"etcd", "kube-apiserver", "kube-scheduler",
-                                        "kube-controller-manager"};
+    static const char *const comps[] = {"etcd", "apiserver", "scheduler", "controller-manager"};
     static const double mem_share[] = {0.25, 0.60, 0.05, 0.10};
     static const double cpu_share[] = {0.30, 0.55, 0.05, 0.10};
     const struct tk_exp_host *api = &c->p.hosts[c->p.placement[TK_EXP_APISERVER]];
@@ -252,15 +271,17 @@ static inline int fx_cell(struct tk_store *st, int64_t exp, const struct tk_cell
         tk_store_add_component_version(st, row, "etcd", "v3.6.5", err) ||
         tk_store_add_component_version(st, row, "kube-burner", "v2.2.0", err) ||
         tk_store_add_artifact(st, row, "kube-burner-config", "cells/x/config.yml", err) ||
-        fx_samples(st, row, t0, &m, f, err))
+        fx_samples(st, row, t0, &m, f, nodes == 100, err))
         return err->code;
     for (int k = 0; k < 4; k++)
         if (tk_store_add_usage(st, row, comps[k],
                                m.cpu_cores * f * cpu_share[k] * (double)(FX_CELL_MS / 1000),
                                (int64_t)(m.mem_bytes * f * mem_share[k]), err))
             return err->code;
-    if (tk_store_add_usage(st, row, "agent-0", 50, (int64_t)(900 * FX_MI), err) ||
-        tk_store_add_usage(st, row, "kube-burner", 20, (int64_t)(200 * FX_MI), err))
+    if (tk_store_add_usage(st, row, "agents", 50, (int64_t)(900 * FX_MI), err) ||
+        tk_store_add_usage(st, row, "kube-burner", 20, (int64_t)(200 * FX_MI), err) ||
+        tk_store_add_usage(st, row, "cgroup:cp", m.cpu_cores * f * 100, (int64_t)(m.mem_bytes * f),
+                           err))
         return err->code;
     if (slo_fail) {
         struct tk_failure_point fp = {

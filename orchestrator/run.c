@@ -390,7 +390,7 @@ struct cell {
     struct tk_kube_watch *nodes_w;
     uint8_t *node; /* per node index: 1 ready, 2 lost (went NotReady during the load) */
     int64_t nodes_ready, nodes_lost, nodes_total;
-    int64_t pods_running;
+    int64_t pods_running, pods_running_max;
     struct agent *agents;
     size_t nagents;
     pid_t burner;
@@ -694,8 +694,19 @@ static void on_round(void *ud, const struct tk_scrape_round *rd)
             quota = s->value;
         }
     }
-    if (agents_seen)
+    if (agents_seen) {
         c->pods_running = (int64_t)running;
+        if (c->pods_running > c->pods_running_max)
+            c->pods_running_max = c->pods_running;
+    }
+    /* the apiserver's view of the fleet, from the node watch */
+    struct tk_store_sample fleet[2] = {
+        {rd->t_ms, "run", "nodes_ready", "", (double)c->nodes_ready},
+        {rd->t_ms, "run", "nodes_lost", "", (double)c->nodes_lost},
+    };
+    tk_err_clear(&err);
+    if (tk_store_add_samples(c->r->st, c->row, fleet, 2, &err))
+        tk_warn("cannot record samples", "error=\"%s\"", err.msg);
     if (c->phase >= PH_BASELINE && c->phase < PH_TEARDOWN) {
         for (int g = 0; g < c->ncg; g++) {
             struct tk_scrape_usage u;
@@ -1361,7 +1372,7 @@ static void record_counts(struct cell *c)
         failure(c, TK_FAILURE_HARD, 0, "etcd out of space", db, quota, 0,
                 "database %.0f bytes of a %.0f-byte quota", db, quota);
     add_summary_sample(c, "nodes_lost", NULL, (double)c->nodes_lost);
-    add_summary_sample(c, "pods_running", NULL, (double)c->pods_running);
+    add_summary_sample(c, "pods_running_max", NULL, (double)c->pods_running_max);
     if (c->load_t1_ns > c->load_t0_ns)
         add_summary_sample(c, "load_seconds", NULL, (c->load_t1_ns - c->load_t0_ns) / 1e9);
     if (c->nodes_lost > 0)
@@ -1808,6 +1819,15 @@ int tk_run_experiment(const struct tk_run_opts *o, struct tk_run_result *res, st
         }
     }
     res->signo = r.signo;
+    {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        say(&r, "turbokube itself used %.1f CPU seconds (user %.1f, system %.1f)",
+            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                ru.ru_stime.tv_usec / 1e6,
+            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+            ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+    }
     if (o->out && tk_run_print_summary(tk_store_db(r.st), r.exp, o->format, o->out, err))
         rc = err->code;
     if (!rc && r.signo)

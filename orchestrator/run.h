@@ -37,9 +37,11 @@
  *         timeout, error rate), apiserver 5xx responses (share above 1 %), nodes lost
  *         (went NotReady during the load), etcd out of space (database at 95 % of its quota)
  * Derived per-cell values go to samples with source "summary": apiserver_requests{code},
- * apf_rejected, etcd_leader_changes, etcd_db_size_bytes, nodes_lost, pods_running,
- * orchestrator_cpu_share; cgroup limits as read back to source "cgroup" metrics
- * cgroup_limit_cpu_millis and cgroup_limit_memory_bytes {group}. */
+ * apf_rejected, etcd_leader_changes, etcd_db_size_bytes, nodes_lost, pods_running_max (the
+ * agents' Running pods at the fullest scrape), load_seconds, orchestrator_cpu_share (turbokube's
+ * CPU over the load against everything measured); each round also records source "run"
+ * nodes_ready and nodes_lost (the node watch); cgroup limits as read back go to source
+ * "cgroup" metrics cgroup_limit_cpu_millis and cgroup_limit_memory_bytes {group}. */
 
 #include <stdio.h>
 

@@ -186,6 +186,8 @@ struct tk_agent {
     uint64_t lag_counts[NLAG + 1];
     struct tk_prom_histogram lag;
     struct tk_log_limit warn_limit;
+    struct tk_buf scratch; /* request bodies (tk_kube_request copies them): reused, so a pod
+                              start does not grow a fresh buffer twice */
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -439,19 +441,18 @@ static void event_done(const struct tk_kube_resp *resp, void *ud)
 static void post_event(struct tk_agent *a, struct tk_kube *k, const struct tk_event_ref *ref,
                        const char *type, const char *reason, const char *msg, const char *host)
 {
-    struct tk_buf b;
+    struct tk_buf *b = &a->scratch;
     char path[320];
     int64_t now = tk_wall_ns();
     /* distinct names for events of one object within one nanosecond */
     if (now <= a->event_seq)
         now = a->event_seq + 1;
     a->event_seq = now;
-    tk_buf_init(&b, 0);
-    if (tk_event_build(&b, ref, type, reason, msg, host, now, NULL) == 0) {
+    tk_buf_reset(b);
+    if (tk_event_build(b, ref, type, reason, msg, host, now, NULL) == 0) {
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", tk_event_namespace(ref));
-        issue(a, k, "POST", path, b.data, CT_JSON, 0, event_done, a);
+        issue(a, k, "POST", path, b->data, CT_JSON, 0, event_done, a);
     }
-    tk_buf_release(&b);
 }
 
 static void pod_events(struct tk_agent *a, struct tk_apod *p, int killing)
@@ -565,18 +566,17 @@ static void pod_send(struct tk_agent *a, struct tk_apod *p)
     }
     if (p->want_status) {
         struct tk_podstatus_in in;
-        struct tk_buf b;
+        struct tk_buf *b = &a->scratch;
         char ip[16];
         p->want_status = 0;
         fill_status(a, p, &in, ip);
-        tk_buf_init(&b, 0);
-        tk_podstatus_build(&b, pi, &in);
+        tk_buf_reset(b);
+        tk_podstatus_build(b, pi, &in);
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", pi->namespace_,
                  pi->name);
         p->req_kind = PR_STATUS;
         a->pod_inflight++;
-        p->req = issue(a, p->node->kube, "PATCH", path, b.data, CT_SMP, 0, pod_status_done, p);
-        tk_buf_release(&b);
+        p->req = issue(a, p->node->kube, "PATCH", path, b->data, CT_SMP, 0, pod_status_done, p);
         return;
     }
     {
@@ -1463,6 +1463,7 @@ int tk_agent_new(struct tk_agent **out, struct tk_loop *loop, const struct tk_ag
     a->regq = tk_xcalloc(a->nnodes, sizeof(*a->regq));
     a->ptab_size = 1024;
     a->ptab = tk_xcalloc(a->ptab_size, sizeof(*a->ptab));
+    tk_buf_init(&a->scratch, 0);
     for (size_t i = 0; i < RK_COUNT; i++)
         tk_prom_histogram_init(&a->lat[i], lat_bounds, NLAT, a->lat_counts[i]);
     tk_prom_histogram_init(&a->lag, lag_bounds, NLAG, a->lag_counts);
@@ -1685,6 +1686,7 @@ void tk_agent_free(struct tk_agent *a)
     free(a->nodes);
     free(a->regq);
     free(a->ptab);
+    tk_buf_release(&a->scratch);
     free(a);
 }
 

@@ -598,6 +598,11 @@ fail:
     return NULL;
 }
 
+int tk_kubelet_port(const struct tk_kubelet *k)
+{
+    return tk_httpd_port(k->httpd);
+}
+
 void tk_kubelet_free(struct tk_kubelet *k)
 {
     if (!k)

@@ -34,6 +34,9 @@ struct tk_kubelet *tk_kubelet_new(struct tk_loop *loop, struct tk_agent *agent, 
 /* NULL-safe. */
 void tk_kubelet_free(struct tk_kubelet *k);
 
+/* The port the endpoint listens on (useful with kubelet_port 0 in tests). */
+int tk_kubelet_port(const struct tk_kubelet *k);
+
 /* The request handler (also for tests, without TLS): returns the status and fills resp. */
 int tk_kubelet_handle(struct tk_agent *agent, const struct tk_httpd_req *req,
                       struct tk_httpd_resp *resp);

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# bench/agent_lite.sh: one turbokube-agent in lite mode holding NODES fake nodes against the
+# local control plane for DURATION seconds, then (PODS > 0) a Deployment of PODS replicas.
+#
+# Measures, from /proc and the agent's own /metrics:
+#   - time until every node is Ready (the agent's view: registered, lease written)
+#   - agent CPU (% of one core) and RSS (total, per node) over the steady window
+#   - lease renew lag p50/p99 over the window (histogram delta, interpolated as Prometheus'
+#     histogram_quantile does), lease failures
+#   - apiserver and etcd CPU over the same window, for comparison
+#   - with PODS: agent CPU per pod start (status + event) and RSS per running pod
+#
+# usage: NODES=5000 DURATION=600 PODS=0 bench/agent_lite.sh
+# env:   TK_BUILD (default build-agent-rel, a build without sanitizers), OUT (results file)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${TK_BUILD:-$ROOT/build-agent-rel}
+NODES=${NODES:-5000}
+DURATION=${DURATION:-600}
+PODS=${PODS:-0}
+PORT=${PORT:-10270}
+OUT=${OUT:-$ROOT/bench/results/agent_lite-$(date +%Y%m%d-%H%M%S).txt}
+TK=$BUILD/turbokube
+AGENT=$BUILD/turbokube-agent
+name=agent-bench-$$
+work=$(mktemp -d /tmp/tk-bench.XXXXXX)
+agent_pid=
+
+cleanup() {
+    [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
+    "$TK" cluster down --name "$name" -q >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+say() { echo "$(date +%H:%M:%S) $*" >&2; }
+metrics() { curl -s "127.0.0.1:$PORT/metrics"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+comp_pid() { "$TK" cluster status --name "$name" -o json | jq -r ".components[] | select(.name == \"$1\") | .pid"; }
+hz=$(getconf CLK_TCK)
+
+say "cluster up ($name)"
+"$TK" cluster up --name "$name" -q --timeout 120s
+eval "$("$TK" cluster env --name "$name")"
+[ "$(id -u)" -eq 0 ] && ip route replace local 10.200.0.0/16 dev lo
+api_pid=$(comp_pid kube-apiserver)
+etcd_pid=$(comp_pid etcd)
+
+say "agent: $NODES nodes"
+t0=$(date +%s.%N)
+"$AGENT" --nodes "$NODES" --metrics-addr "127.0.0.1:$PORT" --startup-latency fixed:1s \
+    --log-level warn >"$work/agent.log" 2>&1 &
+agent_pid=$!
+until [ "$(metrics | awk '$1 == "turbokube_agent_nodes{state=\"ready\"}" {print $2}')" = "$NODES" ]; do
+    kill -0 "$agent_pid" || { tail "$work/agent.log"; exit 1; }
+    sleep 1
+done
+t_ready=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.1f", a - b}')
+say "all $NODES nodes ready after ${t_ready}s; settling 30 s"
+sleep 30
+
+snap() { # snap NAME: agent cpu ticks, rss, apiserver/etcd ticks, metrics text
+    echo "$(date +%s.%N) $(ticks "$agent_pid") $(rss_kib "$agent_pid") $(ticks "$api_pid") $(ticks "$etcd_pid")" >"$work/$1.proc"
+    metrics >"$work/$1.prom"
+}
+snap a
+say "steady window: ${DURATION}s"
+peak=0
+end=$(($(date +%s) + DURATION))
+while [ "$(date +%s)" -lt "$end" ]; do
+    r=$(rss_kib "$agent_pid")
+    [ "$r" -gt "$peak" ] && peak=$r
+    sleep 5
+done
+snap b
+kubectl get nodes --no-headers | awk '{print $2}' | sort | uniq -c >"$work/nodes.txt"
+
+if [ "$PODS" -gt 0 ]; then
+    say "Deployment of $PODS pods"
+    snap p0
+    kubectl create deployment bench --image=registry.k8s.io/pause:3.10 --replicas="$PODS" >/dev/null
+    until [ "$(kubectl get deploy bench -o jsonpath='{.status.readyReplicas}')" = "$PODS" ]; do sleep 2; done
+    snap p1
+fi
+
+python3 - "$work" "$NODES" "$DURATION" "$hz" "$peak" "$PODS" "$t_ready" <<'PY' | tee "$work/result.txt"
+import math, re, sys
+work, nodes, dur, hz, peak, pods, t_ready = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+
+def proc(n):
+    t, a, rss, api, etcd = open(f"{work}/{n}.proc").read().split()
+    return float(t), float(a) / hz, int(rss), float(api) / hz, float(etcd) / hz
+
+def prom(n):
+    out = {}
+    for line in open(f"{work}/{n}.prom"):
+        if line.startswith("#") or not line.strip():
+            continue
+        k, v = line.rsplit(" ", 1)
+        out[k] = float(v)
+    return out
+
+def hist(p, name):
+    b = []
+    for k, v in p.items():
+        m = re.fullmatch(name + r'_bucket\{le="([^"]+)"\}', k)
+        if m:
+            b.append((math.inf if m.group(1) == "+Inf" else float(m.group(1)), v))
+    return sorted(b)
+
+def quantile(q, buckets):  # Prometheus' bucketQuantile
+    total = buckets[-1][1]
+    if total == 0:
+        return float("nan")
+    rank = q * total
+    for i, (le, c) in enumerate(buckets):
+        if c >= rank:
+            if math.isinf(le):
+                return buckets[i - 1][0]
+            lo, clo = (buckets[i - 1] if i else (0.0, 0.0))
+            return lo + (le - lo) * (rank - clo) / (c - clo)
+    return float("nan")
+
+ta, aa, ra, pa, ea = proc("a")
+tb, ab, rb, pb, eb = proc("b")
+A, B = prom("a"), prom("b")
+el = tb - ta
+lag = [(le, B_c - A_c) for (le, B_c), (_, A_c) in zip(hist(B, "turbokube_agent_lease_renew_lag_seconds"), hist(A, "turbokube_agent_lease_renew_lag_seconds"))]
+ren = B["turbokube_agent_lease_renewals_total"] - A["turbokube_agent_lease_renewals_total"]
+fail = B["turbokube_agent_lease_failures_total"] - A["turbokube_agent_lease_failures_total"]
+print(f"nodes                      {nodes}")
+print(f"time to all Ready          {t_ready:.1f} s")
+print(f"steady window              {el:.0f} s")
+print(f"agent CPU                  {100 * (ab - aa) / el:.2f} % of one core")
+print(f"agent RSS                  {rb / 1024:.1f} MiB (peak {peak / 1024:.1f} MiB), {rb / nodes:.2f} KiB per node")
+print(f"lease renewals             {ren:.0f} ({ren / el:.1f}/s), failures {fail:.0f}")
+print(f"lease renew lag            p50 {1000 * quantile(0.5, lag):.1f} ms, p99 {1000 * quantile(0.99, lag):.1f} ms")
+print(f"kube-apiserver CPU         {100 * (pb - pa) / el:.1f} % of one core")
+print(f"etcd CPU                   {100 * (eb - ea) / el:.1f} % of one core")
+print("node states (kubectl)      " + " ".join(l.strip() for l in open(f"{work}/nodes.txt")))
+if pods:
+    t0, c0, r0, p0, e0 = proc("p0")
+    t1, c1, r1, p1, e1 = proc("p1")
+    idle = (ab - aa) / el
+    cpu = (c1 - c0) - idle * (t1 - t0)
+    print(f"pods                       {pods} ready in {t1 - t0:.0f} s")
+    print(f"agent CPU per pod start    {1e6 * cpu / pods:.0f} us (net of idle; {1e6 * (c1 - c0) / pods:.0f} us raw)")
+    print(f"agent RSS per running pod  {(r1 - r0) / pods * 1024:.0f} B")
+    print(f"kube-apiserver CPU, pods   {100 * (p1 - p0) / (t1 - t0):.1f} % of one core")
+PY
+mkdir -p "$(dirname "$OUT")"
+cp "$work/result.txt" "$OUT"
+say "results in $OUT"

@@ -480,10 +480,21 @@ static void say(struct run *r, const char *fmt, ...)
     fflush(f);
 }
 
+/* Enters phase ph; the one it leaves is recorded as source "run" metric phase_seconds. */
 static void set_phase(struct cell *c, enum phase ph)
 {
+    int64_t now = tk_now_ns();
+    if (c->phase_t0_ns && c->phase != ph) {
+        char labels[48];
+        struct tk_err err = {0};
+        snprintf(labels, sizeof(labels), "phase=\"%s\"", phase_names[c->phase]);
+        struct tk_store_sample smp = {tk_wall_ns() / 1000000, "run", "phase_seconds", labels,
+                                      (now - c->phase_t0_ns) / 1e9};
+        if (tk_store_add_samples(c->r->st, c->row, &smp, 1, &err))
+            tk_warn("cannot record samples", "error=\"%s\"", err.msg);
+    }
     c->phase = ph;
-    c->phase_t0_ns = tk_now_ns();
+    c->phase_t0_ns = now;
     progress_line(c, 1);
 }
 
@@ -710,7 +721,7 @@ static void on_round(void *ud, const struct tk_scrape_round *rd)
     if (c->phase >= PH_BASELINE && c->phase < PH_TEARDOWN) {
         for (int g = 0; g < c->ncg; g++) {
             struct tk_scrape_usage u;
-            if (tk_scraper_usage(c->scr, c->cg_name[g], &u) == 0 && u.seen &&
+            if (tk_scraper_cgroup_usage(c->scr, c->cg_name[g], &u) == 0 && u.seen &&
                 u.oom_kills > c->cg_oom0[g] && !c->oom_noted[g]) {
                 c->oom_noted[g] = 1;
                 failure(c, TK_FAILURE_HARD, 1, "oom-killed", (double)u.oom_kills, NAN, rd->t_ms,
@@ -1007,7 +1018,17 @@ static int phase_agents(struct cell *c)
         struct agent *a = &c->agents[i];
         snprintf(a->name, sizeof(a->name), "agent-%zu", i);
         tk_run_agent_shard(p, (int64_t)i, &a->start, &a->nodes);
-        if ((a->port = free_port()) < 0) {
+        /* a port the kernel says is free now and no earlier agent of the cell was given */
+        for (int tries = 0; tries < 50; tries++) {
+            int dup = 0;
+            a->port = free_port();
+            for (size_t k = 0; k < i && a->port > 0; k++)
+                dup |= c->agents[k].port == a->port;
+            if (!dup)
+                break;
+            a->port = -1;
+        }
+        if (a->port < 0) {
             failure(c, TK_FAILURE_HARD, 1, "agent exited", NAN, NAN, 0,
                     "no free port on 127.0.0.1");
             return -1;
@@ -1083,6 +1104,18 @@ static void mark_usage(struct cell *c, const char *name)
     c->nmarks++;
 }
 
+/* Marks are kept by name; a group's mark is "cgroup:NAME", apart from a target's. */
+static void mark_cgroup(struct cell *c, const char *name)
+{
+    struct tk_scrape_usage u;
+    if (tk_scraper_cgroup_usage(c->scr, name, &u))
+        return;
+    c->marks = tk_xrealloc(c->marks, (c->nmarks + 1) * sizeof(*c->marks));
+    snprintf(c->marks[c->nmarks].name, sizeof(c->marks[c->nmarks].name), "cgroup:%s", name);
+    c->marks[c->nmarks].cpu = u.seen ? u.cpu_seconds : 0;
+    c->nmarks++;
+}
+
 static double mark_of(const struct cell *c, const char *name)
 {
     for (size_t i = 0; i < c->nmarks; i++)
@@ -1130,8 +1163,8 @@ static int phase_baseline(struct cell *c)
         mark_usage(c, c->agents[i].name);
     for (int g = 0; g < c->ncg; g++) {
         struct tk_scrape_usage u;
-        mark_usage(c, c->cg_name[g]);
-        if (tk_scraper_usage(c->scr, c->cg_name[g], &u) == 0)
+        mark_cgroup(c, c->cg_name[g]);
+        if (tk_scraper_cgroup_usage(c->scr, c->cg_name[g], &u) == 0)
             c->cg_oom0[g] = u.oom_kills;
     }
     return 0;
@@ -1418,10 +1451,10 @@ static void record_usage(struct cell *c)
     }
     for (int g = 0; g < c->ncg; g++) {
         char name[48];
-        if (tk_scraper_usage(c->scr, c->cg_name[g], &u) || !u.seen)
+        if (tk_scraper_cgroup_usage(c->scr, c->cg_name[g], &u) || !u.seen)
             continue;
         snprintf(name, sizeof(name), "cgroup:%s", c->cg_name[g]);
-        add_usage(c, name, u.cpu_seconds - mark_of(c, c->cg_name[g]), u.peak_rss_bytes);
+        add_usage(c, name, u.cpu_seconds - mark_of(c, name), u.peak_rss_bytes);
     }
     total += cp + agents_cpu + self;
     if (total > 0)
@@ -1735,11 +1768,18 @@ int tk_run_experiment(const struct tk_run_opts *o, struct tk_run_result *res, st
         binary_version(r.burner_bin, "version", r.v_burner, sizeof(r.v_burner));
     }
     {
+        /* DIR/runs/STEM/NAME-EXP beside DIR/STEM.db: experiment rows count per database, so
+         * two databases in one directory must not share cell directories. */
         char *dbcopy = tk_xstrdup(db_path), *slash = strrchr(dbcopy, '/');
+        char *stem = tk_xstrdup(slash ? slash + 1 : dbcopy), *dot = strrchr(stem, '.');
+        if (dot && dot != stem)
+            *dot = '\0';
         if (slash)
             *slash = '\0';
         r.runs_dir =
-            tk_xasprintf("%s/runs/%s-%lld", slash ? dbcopy : ".", r.e->name, (long long)r.exp);
+            tk_xasprintf("%s/runs/%s/%s-%lld", slash ? (slash == dbcopy ? "" : dbcopy) : ".", stem,
+                         r.e->name, (long long)r.exp);
+        free(stem);
         free(dbcopy);
         if (mkdir_p(r.runs_dir)) {
             rc = tk_err_set(err, TK_EIO, "cannot create %s: %s", r.runs_dir, strerror(errno));

@@ -19,6 +19,8 @@
  *             the load, peak RSS), request counts by code, APF rejections, etcd leader
  *             changes and database size, nodes that went NotReady, failure points
  *   teardown  everything stopped (unless keep), logs copied into the cell's directory
+ *             (DIR/runs/STEM/EXPERIMENT-ID/INDEX-CELLID beside the database DIR/STEM.db,
+ *             holding config.yml, templates/, metrics/, kube-burner.log, logs/, scrapes/)
  * Each phase's writes are committed together. SIGINT, SIGTERM and SIGHUP stop the cell where it
  * is, tear everything down and mark it aborted; later cells stay pending. A resumed run
  * (resume) reuses the most recent experiment of the same name, skips its complete cells (by
@@ -40,8 +42,9 @@
  * apf_rejected, etcd_leader_changes, etcd_db_size_bytes, nodes_lost, pods_running_max (the
  * agents' Running pods at the fullest scrape), load_seconds, orchestrator_cpu_share (turbokube's
  * CPU over the load against everything measured); each round also records source "run"
- * nodes_ready and nodes_lost (the node watch); cgroup limits as read back go to source
- * "cgroup" metrics cgroup_limit_cpu_millis and cgroup_limit_memory_bytes {group}. */
+ * nodes_ready and nodes_lost (the node watch), and each phase its phase_seconds {phase}; cgroup
+ * limits as read back go to source "cgroup" metrics cgroup_limit_cpu_millis and
+ * cgroup_limit_memory_bytes {group}. */
 
 #include <stdio.h>
 

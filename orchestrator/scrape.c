@@ -672,6 +672,12 @@ int tk_scraper_usage(const struct tk_scraper *s, const char *name, struct tk_scr
         *u = t->use;
         return 0;
     }
+    memset(u, 0, sizeof(*u));
+    return TK_ENOTFOUND;
+}
+
+int tk_scraper_cgroup_usage(const struct tk_scraper *s, const char *name, struct tk_scrape_usage *u)
+{
     for (size_t i = 0; i < s->ncg; i++)
         if (strcmp(s->cg[i].name, name) == 0) {
             *u = s->cg[i].use;

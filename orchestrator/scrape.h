@@ -132,7 +132,12 @@ struct tk_scrape_usage {
     int64_t oom_kills;      /* cgroups: latest count */
 };
 
-/* The usage of target or cgroup name as of the last round. TK_ENOTFOUND for an unknown name. */
+/* The usage of target name (its process) as of the last round. TK_ENOTFOUND for an unknown
+ * name. */
 int tk_scraper_usage(const struct tk_scraper *s, const char *name, struct tk_scrape_usage *u);
+
+/* The same for cgroup name (a group may share its name with a target: "etcd"). */
+int tk_scraper_cgroup_usage(const struct tk_scraper *s, const char *name,
+                            struct tk_scrape_usage *u);
 
 #endif

@@ -1,0 +1,90 @@
+/* localcp's state reading (tk_localcp_info) from a cluster.json as `cluster up` writes it,
+ * in a TURBOKUBE_HOME of the test's own; nothing is started. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "localcp.h"
+#include "tktest.h"
+
+static const char state[] =
+    "{\"components\":[{\"name\":\"etcd\",\"pid\":101,\"port\":2379,\"peer_port\":2380,"
+    "\"metrics_port\":2381,\"health\":\"http://127.0.0.1:2379/health\",\"log\":\"L/etcd.log\","
+    "\"group\":\"etcd\"},"
+    "{\"name\":\"kube-apiserver\",\"pid\":102,\"port\":6443,\"health\":\"h\",\"log\":\"L/a.log\","
+    "\"group\":\"control-plane\"},"
+    "{\"name\":\"kube-controller-manager\",\"pid\":103,\"port\":10257,\"health\":\"h\","
+    "\"log\":\"L/cm.log\",\"group\":\"aux\"},"
+    "{\"name\":\"kube-scheduler\",\"pid\":104,\"port\":10259,\"health\":\"h\",\"log\":\"L/s.log\","
+    "\"group\":\"\"}],"
+    "\"name\":\"t1\",\"datastore\":\"etcd\"}";
+
+TK_TEST(info_reads_the_state_file)
+{
+    char home[] = "/tmp/tk-test-localcp-XXXXXX";
+    struct tk_localcp_info info;
+    struct tk_err err = {0};
+    char *old = getenv("TURBOKUBE_HOME") ? tk_xstrdup(getenv("TURBOKUBE_HOME")) : NULL;
+
+    CHECK(mkdtemp(home) != NULL);
+    setenv("TURBOKUBE_HOME", home, 1);
+    char *clusters = tk_xasprintf("%s/clusters", home), *dir = tk_xasprintf("%s/t1", clusters);
+    char *path = tk_xasprintf("%s/cluster.json", dir);
+    mkdir(clusters, 0755);
+
+    CHECK_INT(tk_localcp_info("t1", &info, &err), TK_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "not up");
+    err.code = 0;
+
+    mkdir(dir, 0755);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(state, f);
+    fclose(f);
+    CHECK_INT(tk_localcp_info("t1", &info, &err), 0);
+    CHECK_STR(info.dir, dir);
+    CHECK_INT(info.ncomp, 4);
+    CHECK_STR(info.datastore, "etcd");
+    CHECK_CONTAINS(info.kubeconfig, "/t1/admin.kubeconfig");
+    CHECK_CONTAINS(info.ca, "/t1/pki/ca.crt");
+    CHECK_CONTAINS(info.admin_cert, "/t1/pki/admin.crt");
+    CHECK_STR(info.comp[0].name, "etcd");
+    CHECK_INT(info.comp[0].pid, 101);
+    CHECK_INT(info.comp[0].metrics_port, 2381);
+    CHECK_STR(info.comp[0].metrics_url, "http://127.0.0.1:2381/metrics");
+    CHECK_STR(info.comp[0].group, "etcd");
+    CHECK_STR(info.comp[1].metrics_url, "https://127.0.0.1:6443/metrics");
+    CHECK_STR(info.comp[2].group, "aux");
+    CHECK_STR(info.comp[3].name, "kube-scheduler");
+    CHECK_STR(info.comp[3].group, "");
+    CHECK_STR(info.comp[3].log, "L/s.log");
+
+    /* a state file that lost its components */
+    f = fopen(path, "w");
+    fputs("{\"name\":\"t1\"}", f);
+    fclose(f);
+    CHECK_INT(tk_localcp_info("t1", &info, &err), TK_EIO);
+
+    char *rel = tk_localcp_cgroup_rel("t1", "aux");
+    CHECK_STR(rel, "turbokube/t1/aux");
+    free(rel);
+
+    unlink(path);
+    rmdir(dir);
+    rmdir(clusters);
+    rmdir(home);
+    free(path);
+    free(dir);
+    free(clusters);
+    if (old) {
+        setenv("TURBOKUBE_HOME", old, 1);
+        free(old);
+    } else {
+        unsetenv("TURBOKUBE_HOME");
+    }
+}
+
+TK_TEST_MAIN(info_reads_the_state_file)

@@ -41,12 +41,11 @@ static int size_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->size, y->size);
 }
 
-static const struct tk_calc_data *sort_data; /* qsort has no user pointer */
-
-static int point_cmp(const void *a, const void *b)
+static int point_cmp(const void *a, const void *b, void *ud)
 {
-    const struct tk_calc_point *x = &sort_data->points[*(const size_t *)a];
-    const struct tk_calc_point *y = &sort_data->points[*(const size_t *)b];
+    const struct tk_calc_data *d = ud;
+    const struct tk_calc_point *x = &d->points[*(const size_t *)a];
+    const struct tk_calc_point *y = &d->points[*(const size_t *)b];
     if (x->nodes != y->nodes)
         return x->nodes < y->nodes ? -1 : 1;
     if (x->pods != y->pods)
@@ -129,9 +128,7 @@ void tk_calc_data_build(const struct tk_res_set *s, double headroom, struct tk_c
         for (size_t k = 0; k < d->npoints; k++)
             if (d->points[k].size == z)
                 sz->points[sz->npoints++] = k;
-        sort_data = d;
-        qsort(sz->points, sz->npoints, sizeof(size_t), point_cmp);
-        sort_data = NULL;
+        qsort_r(sz->points, sz->npoints, sizeof(size_t), point_cmp, d);
     }
     free(cell_point);
 }

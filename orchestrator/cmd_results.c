@@ -753,7 +753,9 @@ static void value_spread(enum tk_res_fig f, double med, double spread, size_t n,
     fig_text(f, med, a, sizeof(a));
     if (n > 1 && !isnan(spread)) {
         fig_text(f, spread, b, sizeof(b));
-        snprintf(out, len, "%s ±%s", a, b);
+        /* A narrow column may cut the spread; the median stays whole. */
+        if (snprintf(out, len, "%s ±%s", a, b) >= (int)len && len > 0)
+            out[len - 1] = '\0';
     } else {
         snprintf(out, len, "%s", a);
     }

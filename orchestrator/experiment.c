@@ -425,7 +425,9 @@ static int expand(struct ctx *c, const struct tk_yaml_node *node, const struct s
         struct alts *fa = tk_xcalloc(k ? k : 1, sizeof(*fa));
         for (size_t i = 0; i < k && !rc; i++) {
             char child[160];
-            snprintf(child, sizeof(child), "%s[%zu]", path, i);
+            /* Paths name fields in messages; a cut one still points at the right place. */
+            if (snprintf(child, sizeof(child), "%s[%zu]", path, i) >= (int)sizeof(child))
+                child[sizeof(child) - 1] = '\0';
             if (node->items[i]->kind == TK_YAML_MAP)
                 rc = expand_map(c, node->items[i], s->sub, child, &fa[i]);
             else

@@ -257,7 +257,8 @@ static int keep_call(const char *labels, char *name, size_t n)
         !strcmp(sub, "log") || !strcmp(sub, "exec") || !strcmp(sub, "portforward") ||
         !strcmp(sub, "attach") || !strcmp(sub, "proxy"))
         return 0;
-    snprintf(name, n, "%s %s%s%s", verb, res, sub[0] ? "/" : "", sub);
+    if (snprintf(name, n, "%s %s%s%s", verb, res, sub[0] ? "/" : "", sub) >= (int)n && n > 0)
+        name[n - 1] = '\0'; /* a chart legend may be cut */
     return 1;
 }
 

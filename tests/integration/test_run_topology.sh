@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# turbokube run across topologies: etcd on a host of its own and scheduler + controller-manager
+# offloaded to another map onto dedicated cgroups with that host's limits, read back from the
+# kernel and recorded; a topology the local provider cannot build fails its cell with the
+# reason, without starting anything.
+source "$(dirname "$0")/lib.sh"
+
+work=$(mktemp -d /tmp/tk-it-topo.XXXXXX)
+it_extra_cleanup="rm -rf '$work'"
+db=$work/topo.db
+cat >"$work/topo.yaml" <<'YAML'
+name: e2e-topology
+controlPlane:
+  - hosts:
+      - {name: cp, cpus: 2, memory: 2Gi}
+      - {name: etcd, cpus: 1, memory: 1Gi}
+    placement: {etcd: etcd}
+  - hosts:
+      - {name: cp, cpus: 2, memory: 2Gi}
+      - {name: aux, cpus: 1500m, memory: 1536Mi}
+    placement: {scheduler: aux, controller-manager: aux}
+  - hosts:
+      - {name: cp, cpus: 2, memory: 2Gi}
+      - {name: etcd, cpus: 1, memory: 1Gi}
+    placement: {etcd: etcd}
+    latency: 2ms
+agents:
+  nodes: 10
+  podStartup: {distribution: fixed, value: 200ms}
+load: {shape: node-density, podsPerNode: 3, qps: 20, timeout: 3m}
+measurement: {scrapeInterval: 2s}
+YAML
+for id in $("$TK" plan --output json "$work/topo.yaml" | sed -n 's/.*"id":[[:space:]]*"\([0-9a-f]\{12\}\)".*/\1/p'); do
+    it_clusters+=("tk-$id")
+done
+set +e
+"$TK" run --db "$db" "$work/topo.yaml" >"$work/out" 2>"$work/err"
+rc=$?
+set -e
+grep -E "complete in|failed in" "$work/err" || tail -20 "$work/err"
+check "run exits 1 (one cell cannot be built)" test "$rc" -eq 1
+
+q() { sqlite3 -batch -noheader "$db" "$1"; }
+cell() { q "SELECT id FROM cells WHERE idx=$1"; }
+limit() { q "SELECT CAST(value AS INTEGER) FROM samples WHERE cell=$1 AND source='cgroup' AND metric='cgroup_limit_$2' AND labels='group=\"$3\"'"; }
+c0=$(cell 0) c1=$(cell 1) c2=$(cell 2)
+check "dedicated etcd: complete" test "$(q "SELECT status FROM cells WHERE id=$c0")" = complete
+check "dedicated etcd: control-plane group 2 CPUs" test "$(limit "$c0" cpu_millis control-plane)" = 2000
+check "dedicated etcd: etcd group 1 CPU, 1Gi" test "$(limit "$c0" cpu_millis etcd)/$(limit "$c0" memory_bytes etcd)" = "1000/1073741824"
+check "dedicated etcd: etcd's group measured" test "$(q "SELECT cpu_seconds > 0 AND peak_rss_bytes > 0 FROM usage WHERE cell=$c0 AND component='cgroup:etcd'")" = 1
+check "offloaded: complete" test "$(q "SELECT status FROM cells WHERE id=$c1")" = complete
+check "offloaded: aux group 1500m, 1536Mi" test "$(limit "$c1" cpu_millis aux)/$(limit "$c1" memory_bytes aux)" = "1500/1610612736"
+check "offloaded: aux group measured" test "$(q "SELECT cpu_seconds > 0 FROM usage WHERE cell=$c1 AND component='cgroup:aux'")" = 1
+check "offloaded: no etcd group" test -z "$(limit "$c1" cpu_millis etcd)"
+check "latency between hosts: failed" test "$(q "SELECT status FROM cells WHERE id=$c2")" = failed
+check "latency between hosts: the reason says what is missing" bash -c "sqlite3 '$db' 'SELECT exit_reason FROM cells WHERE id=$c2' | grep -q 'latency 2ms between hosts'"
+check "latency between hosts: a hard failure point" test "$(q "SELECT count(*) FROM failure_points WHERE cell=$c2 AND kind='hard' AND what='unsupported'")" = 1
+check "latency between hosts: nothing was started" test "$(q "SELECT count(*) FROM samples WHERE cell=$c2 AND metric='scrape_up'")" = 0
+for c in "${it_clusters[@]}"; do
+    check "$c: no process left" test -z "$(marked_pids "$TURBOKUBE_HOME/clusters/$c")"
+done
+it_finish

@@ -383,7 +383,7 @@ struct cell {
     struct tk_localcp_info info;
     struct tk_cgroup *cg[3];
     char cg_name[3][16];
-    int64_t cg_oom0[3];
+    int64_t cg_oom0[3], cg_mem[3]; /* OOM kills at the baseline, memory limit */
     int ncg;
     struct tk_scraper *scr;
     struct tk_kube *api;
@@ -614,15 +614,30 @@ static void check_processes(struct cell *c)
             struct tk_localcp_comp *k = &c->info.comp[i];
             if (k->pid <= 0 || tk_proc_alive(k->pid))
                 continue;
+            k->pid = 0;
+            /* Its group's OOM counter says whether the kernel killed it at the limit. */
+            int g = -1;
+            for (int x = 0; x < c->ncg; x++)
+                if (strcmp(c->cg_name[x], k->group) == 0)
+                    g = x;
+            struct tk_cgroup_usage u;
+            struct tk_err err = {0};
+            if (g >= 0 && tk_cgroup_usage(c->cg[g], &u, &err) == 0 && u.oom_kills > c->cg_oom0[g]) {
+                c->oom_noted[g] = 1;
+                failure(c, TK_FAILURE_HARD, 1, "oom-killed", (double)u.memory_peak_bytes,
+                        (double)c->cg_mem[g], 0,
+                        "%s killed by the OOM killer at cgroup %s's memory limit of %lld MiB",
+                        k->name, c->cg_name[g], (long long)(c->cg_mem[g] >> 20));
+                continue;
+            }
             struct tk_buf tail;
             tk_buf_init(&tail, 0);
             tk_proc_tail(k->log, 1, &tail);
             if (tail.data)
                 tail.data[strcspn(tail.data, "\n")] = '\0';
-            failure(c, TK_FAILURE_HARD, 1, "component died", NAN, NAN, 0, "%s (pid %d): %.300s",
-                    k->name, (int)k->pid, tail.data ? tail.data : "");
+            failure(c, TK_FAILURE_HARD, 1, "component died", NAN, NAN, 0, "%s: %.300s", k->name,
+                    tail.data ? tail.data : "");
             tk_buf_release(&tail);
-            k->pid = 0;
         }
     }
 }
@@ -863,6 +878,7 @@ static int verify_cgroups(struct cell *c, const struct tk_localcp_opts *o)
             return -1;
         }
         snprintf(c->cg_name[c->ncg], sizeof(c->cg_name[c->ncg]), "%s", groups[g].name);
+        c->cg_mem[c->ncg] = mem;
         c->ncg++;
         record_limit_samples(c, groups[g].name, cpu, mem);
         if (cpu != groups[g].cpu || mem != groups[g].mem) {

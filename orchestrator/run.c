@@ -547,9 +547,19 @@ static int node_index(const struct cell *c, const char *name)
     return *end || v < 0 || v >= c->nodes_total ? -1 : (int)v;
 }
 
+/* Ready, and schedulable: a node registers with node.kubernetes.io/not-ready:NoSchedule,
+ * which the node lifecycle controller lifts seconds after Ready (in batches); a load started
+ * before lands on the few nodes already free of it. */
 static int node_is_ready(cJSON *node)
 {
-    cJSON *conds = cJSON_GetObjectItem(cJSON_GetObjectItem(node, "status"), "conditions"), *x;
+    cJSON *taints = cJSON_GetObjectItem(cJSON_GetObjectItem(node, "spec"), "taints"), *x;
+    cJSON_ArrayForEach(x, taints)
+    {
+        const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(x, "effect"));
+        if (e && (strcmp(e, "NoSchedule") == 0 || strcmp(e, "NoExecute") == 0))
+            return 0;
+    }
+    cJSON *conds = cJSON_GetObjectItem(cJSON_GetObjectItem(node, "status"), "conditions");
     cJSON_ArrayForEach(x, conds)
     {
         const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(x, "type"));

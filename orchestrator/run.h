@@ -10,7 +10,8 @@
  *             members, kine over PostgreSQL, latency between hosts, provider kubeconfig, a
  *             Kubernetes version that is not the one built) fails the cell with that reason
  *   agents    ceil(nodes / nodesPerAgent) turbokube-agent processes with disjoint node index
- *             ranges and their own /metrics ports; wait until every node is Ready
+ *             ranges and their own /metrics ports; wait until every node is Ready without a
+ *             NoSchedule/NoExecute taint and the controller-manager's controllers run
  *   baseline  one scrape round of every component (scrape.h)
  *   load      kube-burner, rendered into the cell's directory (burner.h), with its timeout,
  *             while every component is scraped each measurement.scrapeInterval

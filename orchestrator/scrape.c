@@ -310,6 +310,7 @@ struct target {
     int flags;
     char *text; /* last good body (TK_SCRAPE_KEEP_TEXT) */
     size_t text_len;
+    int in_round;    /* asked in the round in flight (a target added during one joins the next) */
     int ok;          /* this round */
     double took_s;   /* this round */
     int64_t sent_ns; /* this round */
@@ -493,7 +494,7 @@ static void end_round(struct tk_scraper *s)
 
     for (size_t i = 0; i < s->nt; i++) {
         struct target *t = s->t[i];
-        if (!t->kube)
+        if (!t->kube || !t->in_round)
             continue;
         push_sample(s, t->name, "scrape_up", NULL, t->ok);
         push_sample(s, t->name, "scrape_duration_seconds", NULL, t->took_s);
@@ -612,6 +613,7 @@ static void start_round(struct tk_scraper *s)
         struct target *t = s->t[i];
         t->ok = 0;
         t->took_s = 0;
+        t->in_round = t->kube != NULL;
         if (!t->kube)
             continue;
         t->sent_ns = tk_now_ns();

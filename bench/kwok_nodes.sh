@@ -29,7 +29,11 @@ source "$TK_ROOT/bench/lib.sh"
 work=$(mktemp -d /tmp/tk-bench-kwok.XXXXXX)
 kwok_pid=
 cleanup() {
-    [ -n "$kwok_pid" ] && kill "$kwok_pid" 2>/dev/null && wait "$kwok_pid" 2>/dev/null
+    # set -e is still on here: a failed kill or wait must not skip the teardown below.
+    if [ -n "$kwok_pid" ]; then
+        kill "$kwok_pid" 2>/dev/null || true
+        wait "$kwok_pid" 2>/dev/null || true
+    fi
     "$TK" cluster down --name "$NAME" >/dev/null 2>&1 || true
     rm -rf "$work"
 }

@@ -1,6 +1,7 @@
 #include "agent.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,17 @@
 #include "prom.h"
 #include "sampler.h"
 
-#define REG_INFLIGHT_MAX 64  /* registrations in flight */
-#define POD_INFLIGHT_MAX 512 /* pod status/delete requests in flight; more wait in a FIFO */
+/* What the agent keeps in flight besides leases. In lite mode everything shares LITE_CONNS
+ * HTTP/2 connections of 100 streams each; these caps add up to less than that, so lease
+ * renewals always find a free stream, however much pod work is waiting. */
+#define REG_INFLIGHT_MAX 64   /* registrations */
+#define POD_INFLIGHT_MAX 256  /* pod status/delete requests; more wait in a FIFO */
+#define EVENT_INFLIGHT_MAX 64 /* Event POSTs; more wait in a FIFO */
+#define LITE_CONNS 4
+#define TRIM_NS (60LL * 1000000000)
+/* Lease renewals due within the same 50 ms slot go out in one loop pass (one wake-up for many
+ * nodes); the lag is still measured from each renewal's own due time. */
+#define LEASE_SLACK_NS (50LL * 1000000)
 #define LEASE_RETRY_NS (1000LL * 1000000)
 #define STATUS_RETRY_NS (5000LL * 1000000)
 #define SEC_NS 1000000000LL
@@ -150,6 +160,13 @@ struct tk_apod {
     int64_t start_wall, ready_wall, finished_wall, last_started_wall, last_finished_wall;
 };
 
+/* An Event waiting for a request slot. */
+struct evq {
+    struct evq *next;
+    struct tk_kube *kube;
+    char *path, *body;
+};
+
 struct tk_agent {
     struct tk_loop *loop;
     const struct tk_agent_config *cfg;
@@ -186,6 +203,9 @@ struct tk_agent {
     uint64_t lag_counts[NLAG + 1];
     struct tk_prom_histogram lag;
     struct tk_log_limit warn_limit;
+    struct evq *evq_head, *evq_tail;
+    int ev_inflight;
+    struct tk_timer trim_timer;
     struct tk_buf scratch; /* request bodies (tk_kube_request copies them): reused, so a pod
                               start does not grow a fresh buffer twice */
 };
@@ -426,9 +446,40 @@ static void pod_pump(struct tk_agent *a);
 static void pod_send(struct tk_agent *a, struct tk_apod *p);
 static void pod_step(struct tk_timer *t, void *ud);
 
+static void event_done(const struct tk_kube_resp *resp, void *ud);
+
+static void event_pump(struct tk_agent *a)
+{
+    while (a->evq_head && a->ev_inflight < EVENT_INFLIGHT_MAX && !a->stopping) {
+        struct evq *q = a->evq_head;
+        a->evq_head = q->next;
+        if (!a->evq_head)
+            a->evq_tail = NULL;
+        a->ev_inflight++;
+        issue(a, q->kube, "POST", q->path, q->body, CT_JSON, 0, event_done, a);
+        free(q->path);
+        free(q->body);
+        free(q);
+    }
+}
+
+static void event_queue_free(struct tk_agent *a)
+{
+    while (a->evq_head) {
+        struct evq *q = a->evq_head;
+        a->evq_head = q->next;
+        free(q->path);
+        free(q->body);
+        free(q);
+    }
+    a->evq_tail = NULL;
+}
+
 static void event_done(const struct tk_kube_resp *resp, void *ud)
 {
     struct tk_agent *a = ud;
+    a->ev_inflight--;
+    event_pump(a);
     account(a, RK_EVENT_POST, resp);
     if (ok2xx(resp) || resp->status == 409)
         a->stats.events_posted_total++;
@@ -451,7 +502,20 @@ static void post_event(struct tk_agent *a, struct tk_kube *k, const struct tk_ev
     tk_buf_reset(b);
     if (tk_event_build(b, ref, type, reason, msg, host, now, NULL) == 0) {
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", tk_event_namespace(ref));
-        issue(a, k, "POST", path, b->data, CT_JSON, 0, event_done, a);
+        if (a->ev_inflight < EVENT_INFLIGHT_MAX) {
+            a->ev_inflight++;
+            issue(a, k, "POST", path, b->data, CT_JSON, 0, event_done, a);
+        } else {
+            struct evq *q = tk_xcalloc(1, sizeof(*q));
+            q->kube = k;
+            q->path = tk_xstrdup(path);
+            q->body = tk_xstrdup(b->data);
+            if (a->evq_tail)
+                a->evq_tail->next = q;
+            else
+                a->evq_head = q;
+            a->evq_tail = q;
+        }
     }
 }
 
@@ -1275,7 +1339,8 @@ static void lease_done(const struct tk_kube_resp *resp, void *ud)
         tk_prom_histogram_observe(&a->lag, (double)(now - n->lease_due_ns) / 1e9);
         n->lease_due_ns = now + (int64_t)((double)a->cfg->lease_renew_ns *
                                           (1.0 + a->cfg->lease_jitter * rnd01(a)));
-        tk_timer_start(a->loop, &n->lease_timer, n->lease_due_ns);
+        tk_timer_start(a->loop, &n->lease_timer,
+                       (n->lease_due_ns / LEASE_SLACK_NS + 1) * LEASE_SLACK_NS);
         return;
     }
     if (resp->status == 200 && step == LEASE_FETCH) {
@@ -1442,6 +1507,9 @@ static void node_start_watches(struct tk_agent *a, struct tk_agent_node *n)
 
 /* ---- life cycle ------------------------------------------------------------------------- */
 
+static void trim_fire(struct tk_timer *t, void *ud);
+static void stop_timer_fire(struct tk_timer *t, void *ud);
+
 int tk_agent_new(struct tk_agent **out, struct tk_loop *loop, const struct tk_agent_config *cfg,
                  const struct tk_agent_io *io, struct tk_err *err)
 {
@@ -1464,6 +1532,8 @@ int tk_agent_new(struct tk_agent **out, struct tk_loop *loop, const struct tk_ag
     a->ptab_size = 1024;
     a->ptab = tk_xcalloc(a->ptab_size, sizeof(*a->ptab));
     tk_buf_init(&a->scratch, 0);
+    tk_timer_init(&a->trim_timer, trim_fire, a);
+    tk_timer_init(&a->stop_timer, stop_timer_fire, a);
     for (size_t i = 0; i < RK_COUNT; i++)
         tk_prom_histogram_init(&a->lat[i], lat_bounds, NLAT, a->lat_counts[i]);
     tk_prom_histogram_init(&a->lag, lag_bounds, NLAG, a->lag_counts);
@@ -1498,6 +1568,12 @@ static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const c
 {
     struct tk_kube_opts o;
     memset(&o, 0, sizeof(o));
+    /* Connections to the apiserver (per loop, so the same for every client). Lite mode
+     * multiplexes everything over a few HTTP/2 connections: without a bound, libcurl opens
+     * another TLS connection whenever the open ones are at the server's stream limit (a slow
+     * apiserver then costs hundreds of handshakes), and every connection cached is one more
+     * liveness poll() per request. Kubelet mode needs one per node. */
+    o.max_conns = a->cfg->fidelity == TK_FIDELITY_KUBELET ? (int)a->nnodes + 16 : LITE_CONNS;
     o.server = a->kc->server;
     o.ca_pem = a->kc->ca_pem;
     o.insecure = a->kc->insecure;
@@ -1566,6 +1642,7 @@ int tk_agent_connect(struct tk_agent *a, struct tk_err *err)
 
 void tk_agent_begin(struct tk_agent *a)
 {
+    tk_timer_start(a->loop, &a->trim_timer, tk_now_ns() + TRIM_NS);
     for (size_t i = 0; i < a->nnodes; i++)
         reg_enqueue(a, &a->nodes[i]);
 }
@@ -1589,6 +1666,16 @@ static void cleanup_done(const struct tk_kube_resp *resp, void *ud)
         warn_limited(a, "cleanup delete failed", resp->err.msg);
     if (--a->cleanup_pending == 0)
         finish_stop(a);
+}
+
+/* Bursts (a slow apiserver, a relist) leave freed memory in the heap; give it back. */
+static void trim_fire(struct tk_timer *t, void *ud)
+{
+    struct tk_agent *a = ud;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    tk_timer_start(a->loop, t, tk_now_ns() + TRIM_NS);
 }
 
 static void stop_timer_fire(struct tk_timer *t, void *ud)
@@ -1629,6 +1716,8 @@ void tk_agent_shutdown(struct tk_agent *a, void (*on_done)(void *ud), void *ud)
         }
     }
     a->pq_head = a->pq_tail = NULL;
+    event_queue_free(a);
+    tk_timer_stop(a->loop, &a->trim_timer);
     if (a->cfg->cleanup && (a->kube || !a->real_io)) {
         char path[160];
         for (size_t i = 0; i < a->nnodes; i++) {
@@ -1646,7 +1735,6 @@ void tk_agent_shutdown(struct tk_agent *a, void (*on_done)(void *ud), void *ud)
     }
     if (a->cleanup_pending == 0) {
         /* finish from the loop, never inside the caller's stack */
-        tk_timer_init(&a->stop_timer, stop_timer_fire, a);
         tk_timer_start(a->loop, &a->stop_timer, 0);
     }
 }
@@ -1661,6 +1749,8 @@ void tk_agent_free(struct tk_agent *a)
     if (!a)
         return;
     tk_timer_stop(a->loop, &a->stop_timer);
+    tk_timer_stop(a->loop, &a->trim_timer);
+    event_queue_free(a);
     tk_kube_watch_stop(a->w_pods);
     tk_kube_watch_stop(a->w_nodes);
     for (size_t i = 0; i < a->nnodes; i++) {

@@ -11,7 +11,8 @@
 #   - with PODS: agent CPU per pod start (status + event) and RSS per running pod
 #
 # usage: NODES=5000 DURATION=600 PODS=0 bench/agent_lite.sh
-# env:   TK_BUILD (default build-agent-rel, a build without sanitizers), OUT (results file)
+# env:   TK_BUILD (default build-agent-rel, a build without sanitizers), OUT (results file),
+#        FIDELITY (lite, or kubelet for the per-node-identity mode), AGENT_ARGS (extra flags)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,9 @@ NODES=${NODES:-5000}
 DURATION=${DURATION:-600}
 PODS=${PODS:-0}
 PORT=${PORT:-10270}
-OUT=${OUT:-$ROOT/bench/results/agent_lite-$(date +%Y%m%d-%H%M%S).txt}
+FIDELITY=${FIDELITY:-lite}
+AGENT_ARGS=${AGENT_ARGS:-}
+OUT=${OUT:-$ROOT/bench/results/agent_$FIDELITY-$(date +%Y%m%d-%H%M%S).txt}
 TK=$BUILD/turbokube
 AGENT=$BUILD/turbokube-agent
 name=agent-bench-$$
@@ -47,10 +50,11 @@ eval "$("$TK" cluster env --name "$name")"
 api_pid=$(comp_pid kube-apiserver)
 etcd_pid=$(comp_pid etcd)
 
-say "agent: $NODES nodes"
+say "agent: $NODES nodes, $FIDELITY mode"
 t0=$(date +%s.%N)
-"$AGENT" --nodes "$NODES" --metrics-addr "127.0.0.1:$PORT" --startup-latency fixed:1s \
-    --log-level warn >"$work/agent.log" 2>&1 &
+# shellcheck disable=SC2086
+"$AGENT" --nodes "$NODES" --fidelity "$FIDELITY" --metrics-addr "127.0.0.1:$PORT" \
+    --startup-latency fixed:1s --log-level warn $AGENT_ARGS >"$work/agent.log" 2>&1 &
 agent_pid=$!
 until [ "$(metrics | awk '$1 == "turbokube_agent_nodes{state=\"ready\"}" {print $2}')" = "$NODES" ]; do
     kill -0 "$agent_pid" || { tail "$work/agent.log"; exit 1; }
@@ -84,9 +88,10 @@ if [ "$PODS" -gt 0 ]; then
     snap p1
 fi
 
-python3 - "$work" "$NODES" "$DURATION" "$hz" "$peak" "$PODS" "$t_ready" <<'PY' | tee "$work/result.txt"
+python3 - "$work" "$NODES" "$DURATION" "$hz" "$peak" "$PODS" "$t_ready" "$FIDELITY" <<'PY' | tee "$work/result.txt"
 import math, re, sys
 work, nodes, dur, hz, peak, pods, t_ready = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+print(f"mode                       {sys.argv[8]}")
 
 def proc(n):
     t, a, rss, api, etcd = open(f"{work}/{n}.proc").read().split()

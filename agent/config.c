@@ -46,6 +46,7 @@ enum opt_id {
     O_MAX_EVENT_BYTES,
     O_METRICS_ADDR,
     O_KUBELET_ADDR,
+    O_KUBELET_NETNS,
     O_KUBELET_PORT,
     O_CA_CERT,
     O_CA_KEY,
@@ -126,8 +127,13 @@ static const struct opt opts[] = {
      "largest watch event accepted; a larger one restarts the watch"},
     {"metrics-addr", O_METRICS_ADDR, "HOST:PORT|off", "127.0.0.1:10260",
      "the agent's own Prometheus /metrics"},
-    {"kubelet-addr", O_KUBELET_ADDR, "ADDR|off", "0.0.0.0",
-     "bind address of the kubelet HTTPS endpoint; each node's InternalIP is served there"},
+    {"kubelet-addr", O_KUBELET_ADDR, "ADDR|off", "127.0.0.1",
+     "bind address of the kubelet HTTPS endpoint; each node's InternalIP is served there "
+     "(with --kubelet-netns, an address inside that namespace, usually 0.0.0.0)"},
+    {"kubelet-netns", O_KUBELET_NETNS, "NAME", "none",
+     "open the kubelet endpoint inside network namespace NAME, which holds the nodes' "
+     "InternalIPs (scripts/nodes-netns up NAME CIDR); the apiserver's node proxy refuses "
+     "loopback addresses"},
     {"kubelet-port", O_KUBELET_PORT, "PORT", "10250",
      "kubelet endpoint port (daemonEndpoints.kubeletEndpoint.Port)"},
     {"ca-cert", O_CA_CERT, "PATH", "CLUSTER-DIR/pki/ca.crt or CLUSTER-DIR/ca.crt",
@@ -221,7 +227,7 @@ void tk_agent_config_init(struct tk_agent_config *c)
     c->status_interval_ns = 300000000000LL;
     c->max_event_bytes = 8 << 20;
     c->metrics_addr = tk_xstrdup("127.0.0.1:10260");
-    c->kubelet_addr = tk_xstrdup("0.0.0.0");
+    c->kubelet_addr = tk_xstrdup("127.0.0.1");
     c->kubelet_port = 10250;
     if (dir && dir[0])
         c->cluster_dir = tk_xstrdup(dir);
@@ -257,6 +263,7 @@ void tk_agent_config_release(struct tk_agent_config *c)
     free(c->pod_cidr);
     free(c->metrics_addr);
     free(c->kubelet_addr);
+    free(c->kubelet_netns);
     free(c->ca_cert);
     free(c->ca_key);
     free(c->cluster_dir);
@@ -588,6 +595,9 @@ static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v
         return 0;
     case O_KUBELET_ADDR:
         set_str(&c->kubelet_addr, !strcmp(v, "off") || !v[0] ? NULL : v);
+        return 0;
+    case O_KUBELET_NETNS:
+        set_str(&c->kubelet_netns, !strcmp(v, "none") || !v[0] ? NULL : v);
         return 0;
     case O_KUBELET_PORT:
         if (parse_i64(v, 1, 65535, n, &x, err))

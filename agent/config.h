@@ -76,9 +76,10 @@ struct tk_agent_config {
     int64_t status_interval_ns;
     int64_t max_event_bytes; /* watch events beyond this restart the watch */
 
-    char *metrics_addr; /* host:port, NULL = off */
-    char *kubelet_addr; /* bind address of the kubelet endpoint, NULL = off */
-    int kubelet_port;   /* reported in daemonEndpoints */
+    char *metrics_addr;  /* host:port, NULL = off */
+    char *kubelet_addr;  /* bind address of the kubelet endpoint, NULL = off */
+    char *kubelet_netns; /* network namespace to open it in, NULL = ours */
+    int kubelet_port;    /* reported in daemonEndpoints */
     char *ca_cert, *ca_key, *cluster_dir;
 
     int cleanup;

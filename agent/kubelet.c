@@ -11,6 +11,7 @@
 #include "ipalloc.h"
 #include "jsonw.h"
 #include "log.h"
+#include "netns.h"
 #include "pki.h"
 #include "prom.h"
 #include "quantity.h"
@@ -544,6 +545,7 @@ struct tk_kubelet *tk_kubelet_new(struct tk_loop *loop, struct tk_agent *agent, 
     char cert_path[1024], key_path[1024], addr[96];
     const char *ca_cert = NULL, *ca_key = NULL;
     char *ca_pem = NULL;
+    int saved_ns = -1;
 
     k->loop = loop;
     k->agent = agent;
@@ -588,7 +590,15 @@ struct tk_kubelet *tk_kubelet_new(struct tk_loop *loop, struct tk_agent *agent, 
     tls.select = select_cert;
     tls.ud = k;
     snprintf(addr, sizeof(addr), "%s:%d", c->kubelet_addr, c->kubelet_port);
-    if (!(k->httpd = tk_httpd_new(loop, addr, &tls, handle, k, err)))
+    if (c->kubelet_netns && tk_netns_enter(c->kubelet_netns, &saved_ns, err))
+        goto fail;
+    k->httpd = tk_httpd_new(loop, addr, &tls, handle, k, err);
+    /* The listening socket stays in the namespace; the agent's own traffic does not. */
+    if (c->kubelet_netns && tk_netns_leave(saved_ns)) {
+        tk_err_set(err, TK_EIO, "cannot return from network namespace '%s'", c->kubelet_netns);
+        goto fail;
+    }
+    if (!k->httpd)
         goto fail;
     tk_info("kubelet endpoint listening", "addr=%s ca=%s", addr, k->ca ? "cluster" : "self-signed");
     return k;

@@ -25,11 +25,17 @@ cluster_up_env() {
     eval "$("$TK" cluster env --name "$1")"
 }
 
-# The apiserver reaches fake nodes at their InternalIPs (10.200.0.0/16 by default): make the
-# range local to this host. Needs root; without it the node-proxy checks are skipped.
+# The apiserver reaches fake nodes at their InternalIPs (10.200.0.0/16 by default) and refuses
+# loopback addresses for the node proxy, so the range lives in a network namespace of our own
+# (scripts/nodes-netns) where the agent opens its kubelet endpoint. Needs root; without it the
+# node-proxy checks are skipped. Agents started after this get the flags.
+agent_net_args=()
 ensure_node_route() {
     [ "$(id -u)" -eq 0 ] || return 1
-    ip route replace local "${1:-10.200.0.0/16}" dev lo 2>/dev/null
+    local ns="tk-it-$$"
+    "$TK_ROOT/scripts/nodes-netns" up "$ns" "${1:-10.200.0.0/16}" >/dev/null || return 1
+    it_extra_cleanup="${it_extra_cleanup:+$it_extra_cleanup; }'$TK_ROOT/scripts/nodes-netns' down '$ns' '${1:-10.200.0.0/16}'"
+    agent_net_args=(--kubelet-addr 0.0.0.0 --kubelet-netns "$ns")
 }
 
 # agent_start NAME ARGS...: starts turbokube-agent in the background; sets AGENT_PID.
@@ -37,7 +43,8 @@ agent_start() {
     local name=$1
     shift
     local log=$TURBOKUBE_HOME/agent-$name.log
-    "$AGENT" "$@" >"$log" 2>&1 &
+    # The namespace flags come first, so an agent's own --kubelet-addr off still wins.
+    "$AGENT" "${agent_net_args[@]}" "$@" >"$log" 2>&1 &
     AGENT_PID=$!
     agent_pids+=("$AGENT_PID")
     agent_logs+=("$log")

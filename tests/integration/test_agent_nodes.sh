@@ -52,7 +52,7 @@ if [ "$route" = 1 ]; then
     check "node proxy: /stats/summary names the node" bash -c "kubectl get --raw /api/v1/nodes/tk-node-00003/proxy/stats/summary | jq -e '.node.nodeName == \"tk-node-00003\"' >/dev/null"
     check "node proxy: /metrics/resource" bash -c "kubectl get --raw /api/v1/nodes/tk-node-00003/proxy/metrics/resource | grep -q '^node_memory_working_set_bytes'"
 else
-    echo "skip node proxy checks (not root: no local route for 10.200.0.0/16)"
+    echo "skip node proxy checks (not root: no network namespace for the nodes)"
 fi
 
 # SIGTERM with --cleanup deletes the nodes and their leases.

@@ -1811,6 +1811,15 @@ int tk_run_experiment(const struct tk_run_opts *o, struct tk_run_result *res, st
             rc = tk_err_set(err, TK_EIO, "cannot create %s: %s", r.runs_dir, strerror(errno));
             goto out;
         }
+        /* Absolute from here on: kube-burner runs in its job's directory, and every path
+         * handed to it (config, log) must still name the same file there. */
+        char *abs = realpath(r.runs_dir, NULL);
+        if (!abs) {
+            rc = tk_err_set(err, TK_EIO, "cannot resolve %s: %s", r.runs_dir, strerror(errno));
+            goto out;
+        }
+        free(r.runs_dir);
+        r.runs_dir = abs;
     }
     /* Every cell of the plan is in the database before the first one starts: an interrupted
      * run leaves the rest pending, and --resume finds them. */

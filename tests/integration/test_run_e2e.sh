@@ -40,7 +40,9 @@ done
 
 start=$(date +%s)
 set +e
-"$TK" run --db "$db" "$work/two-shapes.yaml" >"$work/summary.txt" 2>"$work/progress.txt"
+# A relative --db, as `make quickstart` uses: kube-burner runs in the job's directory, so
+# every path handed to it must survive that (it once did not: "cannot open log file").
+(cd "$work" && "$TK" run --db results/e2e.db "$work/two-shapes.yaml") >"$work/summary.txt" 2>"$work/progress.txt"
 rc=$?
 set -e
 echo "run took $(($(date +%s) - start))s, exit $rc"

@@ -13,35 +13,8 @@
 #include "experiment.h"
 #include "store.h"
 #include "tktest.h"
+#include "tktest_tmp.h"
 #include "yaml.h"
-
-static char tmpdir[64];
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tmpdir(void)
-{
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[256];
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-test-burner-XXXXXX");
-        if (!mkdtemp(tmpdir))
-            abort();
-        atexit(rm_tmpdir);
-    }
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    return path;
-}
 
 static const char *data_dir(void)
 {
@@ -237,7 +210,7 @@ TK_TEST(render_node_density)
     CHECK(e != NULL);
     struct tk_burner_job job;
     struct tk_err err = {0};
-    const char *dir = tmp_path("nd/cell");
+    const char *dir = tk_test_tmp_path("nd/cell");
     CHECK_INT(tk_burner_render(&e->cells[0].p, dir, &job, &err), 0);
     CHECK_STR(job.workdir, dir);
     CHECK_CONTAINS(job.config_path, "nd/cell/config.yml");
@@ -343,7 +316,7 @@ TK_TEST(render_cluster_density_with_churn)
         CHECK(template_parses(t[i].text, kinds[i]));
 
     struct tk_burner_job job;
-    CHECK_INT(tk_burner_render(&e->cells[0].p, tmp_path("cd"), &job, &err), 0);
+    CHECK_INT(tk_burner_render(&e->cells[0].p, tk_test_tmp_path("cd"), &job, &err), 0);
     for (size_t i = 0; i < nt; i++) {
         char *p = tk_xasprintf("%s/templates/%s", job.workdir, t[i].name);
         CHECK(access(p, R_OK) == 0);
@@ -362,13 +335,13 @@ TK_TEST(render_custom_runs_from_its_own_directory)
     CHECK_INT(tk_experiment_load(&e, path, &err), 0);
     CHECK(tk_burner_config(&e->cells[0].p) == NULL);
     struct tk_burner_job job;
-    CHECK_INT(tk_burner_render(&e->cells[0].p, tmp_path("custom"), &job, &err), 0);
+    CHECK_INT(tk_burner_render(&e->cells[0].p, tk_test_tmp_path("custom"), &job, &err), 0);
     CHECK_CONTAINS(job.workdir, "/experiments/good");
     CHECK_CONTAINS(job.config_path, "/experiments/good/custom-kube-burner.yml");
     CHECK(job.metrics_dir == NULL);
     CHECK(job.job == NULL);
     char *orig = slurp(job.config_path, NULL);
-    char *copy = slurp(tmp_path("custom/config.yml"), NULL);
+    char *copy = slurp(tk_test_tmp_path("custom/config.yml"), NULL);
     CHECK(orig && copy);
     CHECK_STR(copy, orig);
     free(orig);
@@ -435,7 +408,7 @@ TK_TEST(parse_pod_latency_quantiles)
     /* into the database, one row per condition */
     struct tk_store *st = NULL;
     int64_t exp = 0, cell = 0;
-    CHECK_INT(tk_store_open(&st, tmp_path("q.db"), &err), 0);
+    CHECK_INT(tk_store_open(&st, tk_test_tmp_path("q.db"), &err), 0);
     CHECK_INT(tk_store_add_experiment(st, "t", NULL, NULL, NULL, &exp, &err), 0);
     CHECK_INT(tk_store_add_cell(st, exp, 0, "abcdefabcdef", "{}", &cell, NULL, &err), 0);
     CHECK_INT(tk_store_add_pod_latency(st, cell, q, n, &err), 0);
@@ -512,7 +485,7 @@ TK_TEST(parse_job_summary)
 
     struct tk_store *st = NULL;
     int64_t exp = 0, cell = 0;
-    CHECK_INT(tk_store_open(&st, tmp_path("j.db"), &err), 0);
+    CHECK_INT(tk_store_open(&st, tk_test_tmp_path("j.db"), &err), 0);
     CHECK_INT(tk_store_add_experiment(st, "t", NULL, NULL, NULL, &exp, &err), 0);
     CHECK_INT(tk_store_add_cell(st, exp, 0, "abcdefabcdef", "{}", &cell, NULL, &err), 0);
     CHECK_INT(tk_store_add_job_summary(st, cell, &j[0], &err), 0);

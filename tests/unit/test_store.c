@@ -11,34 +11,7 @@
 #include "err.h"
 #include "store.h"
 #include "tktest.h"
-
-static char tmpdir[64];
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tmpdir(void)
-{
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[160];
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-test-store-XXXXXX");
-        if (!mkdtemp(tmpdir))
-            abort();
-        atexit(rm_tmpdir);
-    }
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    return path;
-}
+#include "tktest_tmp.h"
 
 static char *read_data(const char *name, size_t *len)
 {
@@ -103,7 +76,7 @@ TK_TEST(store_schema_created)
     };
 
     /* parent directories are created */
-    CHECK_INT(tk_store_open(&st, tmp_path("a/b/schema.db"), &err), 0);
+    CHECK_INT(tk_store_open(&st, tk_test_tmp_path("a/b/schema.db"), &err), 0);
     CHECK_INT(tk_store_schema_version(st), TK_STORE_SCHEMA_VERSION);
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         char sql[128];
@@ -125,7 +98,7 @@ TK_TEST(store_migration_idempotent)
     struct tk_store *st = NULL;
     struct tk_err err = {0};
     int64_t id = 0, found = 0;
-    const char *path = tmp_path("idem.db");
+    const char *path = tk_test_tmp_path("idem.db");
 
     CHECK_INT(tk_store_open(&st, path, &err), 0);
     CHECK_INT(tk_store_add_experiment(st, "quickstart", "d", "f.yaml", "spec", &id, &err), 0);
@@ -163,7 +136,7 @@ TK_TEST(store_crash_loses_only_open_phase)
 {
     struct tk_store *st = NULL;
     struct tk_err err = {0};
-    const char *path = tmp_path("crash.db");
+    const char *path = tk_test_tmp_path("crash.db");
     int64_t cell;
 
     CHECK_INT(tk_store_open(&st, path, &err), 0);
@@ -205,7 +178,7 @@ TK_TEST(store_phase_rollback_and_nesting)
 {
     struct tk_store *st = NULL;
     struct tk_err err = {0};
-    CHECK_INT(tk_store_open(&st, tmp_path("phase.db"), &err), 0);
+    CHECK_INT(tk_store_open(&st, tk_test_tmp_path("phase.db"), &err), 0);
     int64_t cell = add_cell(st);
     struct tk_store_sample smp[3] = {
         {1, "apiserver", "m", "a=\"1\"", 1.5},
@@ -234,7 +207,7 @@ TK_TEST(store_cell_lifecycle)
     int64_t exp = 0, row = 0, row2 = 0;
     enum tk_cell_status status = TK_CELL_FAILED;
 
-    CHECK_INT(tk_store_open(&st, tmp_path("cells.db"), &err), 0);
+    CHECK_INT(tk_store_open(&st, tk_test_tmp_path("cells.db"), &err), 0);
     CHECK_INT(tk_store_add_experiment(st, "e", NULL, NULL, NULL, &exp, &err), 0);
     CHECK_INT(tk_store_add_cell(st, exp, 0, "aaaaaaaaaaaa", "{\"a\":1}", &row, &status, &err), 0);
     CHECK_INT(status, TK_CELL_PENDING);
@@ -273,7 +246,7 @@ TK_TEST(store_records)
 {
     struct tk_store *st = NULL;
     struct tk_err err = {0};
-    CHECK_INT(tk_store_open(&st, tmp_path("records.db"), &err), 0);
+    CHECK_INT(tk_store_open(&st, tk_test_tmp_path("records.db"), &err), 0);
     int64_t cell = add_cell(st);
 
     struct tk_host_facts hf = {"cp", "AMD EPYC 7B13", 2, 8LL << 30, "6.1.0-18-cloud-amd64"};
@@ -411,7 +384,7 @@ TK_TEST(store_latency_from_two_scrapes)
     /* the same through the database */
     struct tk_store *st = NULL;
     size_t nrows = 0;
-    CHECK_INT(tk_store_open(&st, tmp_path("latency.db"), &err), 0);
+    CHECK_INT(tk_store_open(&st, tk_test_tmp_path("latency.db"), &err), 0);
     int64_t cell = add_cell(st);
     CHECK_INT(tk_store_add_latency_from_scrapes(st, cell, "apiserver", before, blen, after, alen,
                                                 &nrows, &err),

@@ -686,6 +686,34 @@ static int64_t seen_at(const struct cell *c, const char *what)
     return 0;
 }
 
+/* Each interval's apiserver SLI p99 per call as a sample (apiserver_request_sli_p99_seconds,
+ * labels resource/scope/subresource/verb), the report's latency-over-time chart. */
+static void record_interval_p99(struct cell *c, int64_t t_ms, const struct tk_latency_summary *rows,
+                                size_t nrows)
+{
+    struct tk_store_sample *s = tk_xcalloc(nrows ? nrows : 1, sizeof(*s));
+    char **labels = tk_xcalloc(nrows ? nrows : 1, sizeof(*labels));
+    struct tk_err err = {0};
+    size_t n = 0;
+
+    for (size_t i = 0; i < nrows; i++) {
+        const struct tk_latency_summary *r = &rows[i];
+        if (strcmp(r->metric, "apiserver_request_sli_duration_seconds") || !(r->count > 0))
+            continue;
+        labels[n] = tk_xasprintf("resource=\"%s\",scope=\"%s\",subresource=\"%s\",verb=\"%s\"",
+                                 r->resource, r->scope, r->subresource, r->verb);
+        s[n] = (struct tk_store_sample){t_ms, "apiserver", "apiserver_request_sli_p99_seconds",
+                                        labels[n], r->p99};
+        n++;
+    }
+    if (n && tk_store_add_samples(c->r->st, c->row, s, n, &err))
+        tk_warn("cannot record interval p99", "error=\"%s\"", err.msg);
+    for (size_t i = 0; i < n; i++)
+        free(labels[i]);
+    free(labels);
+    free(s);
+}
+
 /* The windowed SLO check: which SLO an interval of the load first exceeded, and when. */
 static void window_slo(struct cell *c, int64_t t_ms)
 {
@@ -700,6 +728,7 @@ static void window_slo(struct cell *c, int64_t t_ms)
     if (c->prev_api &&
         tk_latency_summarize(c->prev_api, c->prev_api_len, cur, len, &rows, &nrows, &err) == 0) {
         size_t n = tk_run_slo_check(&c->c->p, rows, nrows, NULL, 0, v, 32);
+        record_interval_p99(c, t_ms, rows, nrows);
         for (size_t i = 0; i < n && i < 32; i++)
             note_seen(c, v[i].what, t_ms);
         tk_latency_summaries_free(rows, nrows);

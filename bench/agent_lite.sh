@@ -7,12 +7,17 @@
 #   - agent CPU (% of one core) and RSS (total, per node) over the steady window
 #   - lease renew lag p50/p99 over the window (histogram delta, interpolated as Prometheus'
 #     histogram_quantile does), lease failures
+#   - where the lag comes from: the agent's client-side latency of PUT leases against the
+#     apiserver's own (apiserver_request_sli_duration_seconds), and the lag p99 of every 10 s
+#     window, so a spike is seen as a spike and not as a tail
 #   - apiserver and etcd CPU over the same window, for comparison
 #   - with PODS: agent CPU per pod start (status + event) and RSS per running pod
 #
 # usage: NODES=5000 DURATION=600 PODS=0 bench/agent_lite.sh
 # env:   TK_BUILD (default build-agent-rel, a build without sanitizers), OUT (results file),
-#        FIDELITY (lite, or kubelet for the per-node-identity mode), AGENT_ARGS (extra flags)
+#        FIDELITY (lite, or kubelet for the per-node-identity mode), AGENT_ARGS (extra flags),
+#        PERF=1 (perf record -e cpu-clock of the agent over the window's first 60 s; the top
+#        of the profile lands beside the results as OUT.perf.txt)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +51,7 @@ hz=$(getconf CLK_TCK)
 say "cluster up ($name)"
 "$TK" cluster up --name "$name" -q --timeout 120s
 eval "$("$TK" cluster env --name "$name")"
-[ "$(id -u)" -eq 0 ] && ip route replace local 10.200.0.0/16 dev lo
+# No route to the nodes' InternalIPs is needed: nothing here goes through the node proxy.
 api_pid=$(comp_pid kube-apiserver)
 etcd_pid=$(comp_pid etcd)
 
@@ -67,15 +72,22 @@ sleep 30
 snap() { # snap NAME: agent cpu ticks, rss, apiserver/etcd ticks, metrics text
     echo "$(date +%s.%N) $(ticks "$agent_pid") $(rss_kib "$agent_pid") $(ticks "$api_pid") $(ticks "$etcd_pid")" >"$work/$1.proc"
     metrics >"$work/$1.prom"
+    kubectl get --raw /metrics >"$work/$1.api.prom"
 }
 snap a
 say "steady window: ${DURATION}s"
+if [ "${PERF:-0}" = 1 ]; then
+    perf record -q -e cpu-clock -F 499 -g -p "$agent_pid" -o "$work/perf.data" -- sleep 60 >/dev/null 2>&1 &
+fi
 peak=0
+w=0
 end=$(($(date +%s) + DURATION))
 while [ "$(date +%s)" -lt "$end" ]; do
     r=$(rss_kib "$agent_pid")
     [ "$r" -gt "$peak" ] && peak=$r
-    sleep 5
+    metrics >"$work/w$w.prom"
+    w=$((w + 1))
+    sleep 10
 done
 snap b
 kubectl get nodes --no-headers | awk '{print $2}' | sort | uniq -c >"$work/nodes.txt"
@@ -88,7 +100,7 @@ if [ "$PODS" -gt 0 ]; then
     snap p1
 fi
 
-python3 - "$work" "$NODES" "$DURATION" "$hz" "$peak" "$PODS" "$t_ready" "$FIDELITY" <<'PY' | tee "$work/result.txt"
+python3 - "$work" "$NODES" "$DURATION" "$hz" "$peak" "$PODS" "$t_ready" "$FIDELITY" "$w" <<'PY' | tee "$work/result.txt"
 import math, re, sys
 work, nodes, dur, hz, peak, pods, t_ready = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
 print(f"mode                       {sys.argv[8]}")
@@ -106,13 +118,23 @@ def prom(n):
         out[k] = float(v)
     return out
 
-def hist(p, name):
-    b = []
+LBL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+def hist(p, name, **want):  # cumulative buckets summed over the series that carry `want`
+    b = {}
     for k, v in p.items():
-        m = re.fullmatch(name + r'_bucket\{le="([^"]+)"\}', k)
-        if m:
-            b.append((math.inf if m.group(1) == "+Inf" else float(m.group(1)), v))
-    return sorted(b)
+        if not k.startswith(name + "_bucket{"):
+            continue
+        lab = dict(LBL.findall(k[len(name) + 8:]))
+        if any(lab.get(x) != y for x, y in want.items()):
+            continue
+        le = math.inf if lab["le"] == "+Inf" else float(lab["le"])
+        b[le] = b.get(le, 0.0) + v
+    return sorted(b.items())
+
+def delta(h1, h0):
+    d0 = dict(h0)
+    return [(le, c - d0.get(le, 0.0)) for le, c in h1]
 
 def quantile(q, buckets):  # Prometheus' bucketQuantile
     total = buckets[-1][1]
@@ -131,7 +153,18 @@ ta, aa, ra, pa, ea = proc("a")
 tb, ab, rb, pb, eb = proc("b")
 A, B = prom("a"), prom("b")
 el = tb - ta
-lag = [(le, B_c - A_c) for (le, B_c), (_, A_c) in zip(hist(B, "turbokube_agent_lease_renew_lag_seconds"), hist(A, "turbokube_agent_lease_renew_lag_seconds"))]
+LAG = "turbokube_agent_lease_renew_lag_seconds"
+lag = delta(hist(B, LAG), hist(A, LAG))
+client = delta(hist(B, "turbokube_agent_api_request_duration_seconds", verb="PUT", resource="leases"),
+               hist(A, "turbokube_agent_api_request_duration_seconds", verb="PUT", resource="leases"))
+SLI = "apiserver_request_sli_duration_seconds"
+AA, AB = prom("a.api"), prom("b.api")
+server = delta(hist(AB, SLI, verb="PUT", resource="leases"), hist(AA, SLI, verb="PUT", resource="leases"))
+windows = []
+for i in range(1, int(sys.argv[9])):
+    d = delta(hist(prom(f"w{i}"), LAG), hist(prom(f"w{i - 1}"), LAG))
+    if d and d[-1][1] > 0:
+        windows.append(quantile(0.99, d))
 ren = B["turbokube_agent_lease_renewals_total"] - A["turbokube_agent_lease_renewals_total"]
 fail = B["turbokube_agent_lease_failures_total"] - A["turbokube_agent_lease_failures_total"]
 print(f"nodes                      {nodes}")
@@ -141,6 +174,12 @@ print(f"agent CPU                  {100 * (ab - aa) / el:.2f} % of one core")
 print(f"agent RSS                  {rb / 1024:.1f} MiB (peak {peak / 1024:.1f} MiB), {rb / nodes:.2f} KiB per node")
 print(f"lease renewals             {ren:.0f} ({ren / el:.1f}/s), failures {fail:.0f}")
 print(f"lease renew lag            p50 {1000 * quantile(0.5, lag):.1f} ms, p99 {1000 * quantile(0.99, lag):.1f} ms")
+ms = lambda q, h: 1000 * quantile(q, h)
+print(f"PUT leases, agent's view   p50 {ms(0.5, client):.1f} ms, p99 {ms(0.99, client):.1f} ms (request handed to libcurl to answer)")
+print(f"PUT leases, apiserver's    p50 {ms(0.5, server):.1f} ms, p99 {ms(0.99, server):.1f} ms (apiserver_request_sli_duration_seconds)")
+if windows:
+    over = sum(1 for x in windows if x > 1)
+    print(f"lag p99 per 10 s window    median {1000 * sorted(windows)[len(windows) // 2]:.0f} ms, worst {1000 * max(windows):.0f} ms, {over} of {len(windows)} windows over 1 s")
 print(f"kube-apiserver CPU         {100 * (pb - pa) / el:.1f} % of one core")
 print(f"etcd CPU                   {100 * (eb - ea) / el:.1f} % of one core")
 print("node states (kubectl)      " + " ".join(l.strip() for l in open(f"{work}/nodes.txt")))
@@ -156,4 +195,8 @@ if pods:
 PY
 mkdir -p "$(dirname "$OUT")"
 cp "$work/result.txt" "$OUT"
+if [ -s "$work/perf.data" ]; then
+    perf report -i "$work/perf.data" --no-children --percent-limit 1 --stdio 2>/dev/null |
+        grep -v '^$' | head -150 >"$OUT.perf.txt" || true
+fi
 say "results in $OUT"

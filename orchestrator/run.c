@@ -363,7 +363,8 @@ struct agent {
 
 struct first_seen {
     char what[112];
-    int64_t t_ms;
+    int64_t t_ms;            /* the end of the first window past the SLO */
+    double worst, threshold; /* the worst window's p99, and the SLO */
 };
 
 struct usage_mark {
@@ -402,8 +403,9 @@ struct cell {
     int controllers_up; /* the controller-manager's controllers run (sa_poll) */
     char *base_text[3]; /* apiserver, datastore, scheduler at the baseline */
     size_t base_len[3];
-    char *prev_api; /* previous round's apiserver scrape, for the windowed SLO check */
+    char *prev_api; /* previous round's request-duration families, for the interval p99 */
     size_t prev_api_len;
+    struct tk_slo_window win; /* the 5-min SLO windows' starts */
     struct first_seen *seen;
     size_t nseen;
     struct usage_mark *marks;
@@ -667,23 +669,80 @@ static void scrape_cb(struct tk_timer *t, void *ud)
     tk_timer_start(c->r->loop, t, tk_now_ns() + c->c->p.scrape_interval_ns);
 }
 
-static void note_seen(struct cell *c, const char *what, int64_t t_ms)
+static void note_seen(struct cell *c, const struct tk_slo_violation *v, int64_t t_ms)
 {
     for (size_t i = 0; i < c->nseen; i++)
-        if (strcmp(c->seen[i].what, what) == 0)
+        if (strcmp(c->seen[i].what, v->what) == 0) {
+            if (v->value > c->seen[i].worst)
+                c->seen[i].worst = v->value;
             return;
+        }
     c->seen = tk_xrealloc(c->seen, (c->nseen + 1) * sizeof(*c->seen));
-    snprintf(c->seen[c->nseen].what, sizeof(c->seen[c->nseen].what), "%s", what);
+    _Static_assert(sizeof(c->seen->what) == sizeof(v->what), "one size of SLO name");
+    memcpy(c->seen[c->nseen].what, v->what, sizeof(v->what));
+    c->seen[c->nseen].what[sizeof(v->what) - 1] = '\0';
     c->seen[c->nseen].t_ms = t_ms;
+    c->seen[c->nseen].worst = v->value;
+    c->seen[c->nseen].threshold = v->threshold;
     c->nseen++;
 }
 
-static int64_t seen_at(const struct cell *c, const char *what)
+static const struct first_seen *seen_find(const struct cell *c, const char *what)
 {
     for (size_t i = 0; i < c->nseen; i++)
         if (strcmp(c->seen[i].what, what) == 0)
-            return c->seen[i].t_ms;
-    return 0;
+            return &c->seen[i];
+    return NULL;
+}
+
+/* The lines of the request-duration families of an apiserver scrape (all the SLO check and
+ * the interval p99 read), as a new string. */
+char *tk_run_slo_families(const char *text, size_t len, size_t *out_len)
+{
+    static const char *const keep[] = {SLI_METRIC "_", DURATION_METRIC "_"};
+    struct tk_buf b;
+    const char *p = text, *end = text + len;
+
+    tk_buf_init(&b, 0);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        for (size_t k = 0; k < 2; k++)
+            if (n > strlen(keep[k]) && !strncmp(p, keep[k], strlen(keep[k]))) {
+                tk_buf_append(&b, p, n);
+                break;
+            }
+        p += n;
+    }
+    *out_len = b.len;
+    return tk_buf_detach(&b);
+}
+
+void tk_slo_window_add(struct tk_slo_window *w, int64_t t_ms, const char *text, size_t len)
+{
+    if (w->n && t_ms - w->m[w->n - 1].t_ms < TK_SLO_KEEP_MS)
+        return;
+    w->m = tk_xrealloc(w->m, (w->n + 1) * sizeof(*w->m));
+    w->m[w->n++] = (struct tk_slo_mark){t_ms, tk_xstrndup(text, len), len};
+}
+
+const struct tk_slo_mark *tk_slo_window_start(struct tk_slo_window *w, int64_t t_ms)
+{
+    while (w->n >= 2 && w->m[1].t_ms <= t_ms - TK_SLO_WINDOW_MS) {
+        free(w->m[0].text);
+        memmove(w->m, w->m + 1, (w->n - 1) * sizeof(*w->m));
+        w->n--;
+    }
+    return w->n ? &w->m[0] : NULL;
+}
+
+void tk_slo_window_free(struct tk_slo_window *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->m[i].text);
+    free(w->m);
+    w->m = NULL;
+    w->n = 0;
 }
 
 /* Each interval's apiserver SLI p99 per call as a sample (apiserver_request_sli_p99_seconds,
@@ -714,28 +773,45 @@ static void record_interval_p99(struct cell *c, int64_t t_ms, const struct tk_la
     free(s);
 }
 
-/* The windowed SLO check: which SLO an interval of the load first exceeded, and when. */
+/* Each round of the load: the interval's p99 per call (recorded), and the SLOs over the 5-min
+ * window ending now: which is exceeded, first when and at worst by how much (c->seen). */
 static void window_slo(struct cell *c, int64_t t_ms)
 {
-    size_t len, nrows = 0;
+    size_t len, flen, nrows = 0;
     const char *cur = tk_scraper_text(c->scr, "apiserver", &len);
     struct tk_latency_summary *rows = NULL;
     struct tk_slo_violation v[32];
+    const struct tk_slo_mark *start;
     struct tk_err err = {0};
+    char *fam;
 
     if (!cur)
         return;
+    fam = tk_run_slo_families(cur, len, &flen);
+    if (c->win.n == 0 && c->base_text[0]) {
+        size_t blen;
+        char *base = tk_run_slo_families(c->base_text[0], c->base_len[0], &blen);
+        tk_slo_window_add(&c->win, c->load_t0_ms, base, blen);
+        free(base);
+    }
     if (c->prev_api &&
-        tk_latency_summarize(c->prev_api, c->prev_api_len, cur, len, &rows, &nrows, &err) == 0) {
-        size_t n = tk_run_slo_check(&c->c->p, rows, nrows, NULL, 0, v, 32);
+        tk_latency_summarize(c->prev_api, c->prev_api_len, fam, flen, &rows, &nrows, &err) == 0) {
         record_interval_p99(c, t_ms, rows, nrows);
-        for (size_t i = 0; i < n && i < 32; i++)
-            note_seen(c, v[i].what, t_ms);
         tk_latency_summaries_free(rows, nrows);
     }
+    start = tk_slo_window_start(&c->win, t_ms);
+    tk_err_clear(&err);
+    if (start &&
+        tk_latency_summarize(start->text, start->len, fam, flen, &rows, &nrows, &err) == 0) {
+        size_t n = tk_run_slo_check(&c->c->p, rows, nrows, NULL, 0, v, 32);
+        for (size_t i = 0; i < n && i < 32; i++)
+            note_seen(c, &v[i], t_ms);
+        tk_latency_summaries_free(rows, nrows);
+    }
+    tk_slo_window_add(&c->win, t_ms, fam, flen);
     free(c->prev_api);
-    c->prev_api = tk_xstrndup(cur, len);
-    c->prev_api_len = len;
+    c->prev_api = fam;
+    c->prev_api_len = flen;
 }
 
 static void on_round(void *ud, const struct tk_scrape_round *rd)
@@ -1379,21 +1455,30 @@ static void record_latency(struct cell *c, int *pod_slo_exceeded)
         }
         tk_store_add_artifact(c->r->st, c->row, "kube-burner-metrics", c->job.metrics_dir, &err);
     }
-    /* SLOs over the whole load window; "when" is the first interval past it */
+    /* Pod startup over the whole load (kube-burner's quantiles); the API SLOs over 5-min
+     * windows (window_slo), the whole load only where no window was checked. */
     size_t nv = tk_run_slo_check(&c->c->p, rows, nrows, pl, npl, v, 64);
     for (size_t i = 0; i < nv && i < 64; i++) {
-        int64_t t = seen_at(c, v[i].what);
-        if (strncmp(v[i].what, "slo:pod startup", 15) == 0)
+        if (strncmp(v[i].what, "slo:pod startup", 15) == 0) {
             *pod_slo_exceeded = 1;
-        char when[96] = "";
-        if (t)
-            snprintf(when, sizeof(when),
-                     "; first exceeded in the scrape interval ending %.0fs "
-                     "into the load",
-                     (t - c->load_t0_ms) / 1000.0);
-        failure(c, TK_FAILURE_SOFT, 0, v[i].what, v[i].value, v[i].threshold, t ? t : now_ms,
-                "p99 %.3fs over the load against %.3fs (%.0f%% above)%s", v[i].value,
-                v[i].threshold, 100.0 * (v[i].value - v[i].threshold) / v[i].threshold, when);
+            failure(c, TK_FAILURE_SOFT, 0, v[i].what, v[i].value, v[i].threshold, now_ms,
+                    "p99 %.3fs over the load against %.3fs (%.0f%% above)", v[i].value,
+                    v[i].threshold, 100.0 * (v[i].value - v[i].threshold) / v[i].threshold);
+        } else if (!c->nseen && !seen_find(c, v[i].what)) {
+            failure(c, TK_FAILURE_SOFT, 0, v[i].what, v[i].value, v[i].threshold, now_ms,
+                    "p99 %.3fs over the whole load against %.3fs (%.0f%% above; no 5-min "
+                    "window was checked)",
+                    v[i].value, v[i].threshold,
+                    100.0 * (v[i].value - v[i].threshold) / v[i].threshold);
+        }
+    }
+    for (size_t i = 0; i < c->nseen; i++) {
+        const struct first_seen *f = &c->seen[i];
+        failure(c, TK_FAILURE_SOFT, 0, f->what, f->worst, f->threshold, f->t_ms,
+                "p99 %.3fs in the worst 5-min window against %.3fs (%.0f%% above); first "
+                "exceeded in the window ending %.0fs into the load",
+                f->worst, f->threshold, 100.0 * (f->worst - f->threshold) / f->threshold,
+                (f->t_ms - c->load_t0_ms) / 1000.0);
     }
     tk_latency_summaries_free(rows, nrows);
     free(pl);
@@ -1608,6 +1693,7 @@ static void cell_release(struct cell *c)
     for (int i = 0; i < 3; i++)
         free(c->base_text[i]);
     free(c->prev_api);
+    tk_slo_window_free(&c->win);
     free(c->seen);
     free(c->marks);
     free(c->agents);

@@ -33,8 +33,9 @@
  *
  * Failure points (failure_points; values and thresholds in seconds unless said otherwise):
  *   soft  slo:mutating VERB RESOURCE, slo:read-only VERB RESOURCE (SCOPE), slo:pod startup
- *         (p99 of the whole load window against measurement.slo; t is when a scrape interval
- *         first exceeded it), apiserver 429 responses (share above 1 %)
+ *         (API calls: the worst 5-min window's p99, TK_SLO_WINDOW_MS, against measurement.slo;
+ *         t is the end of the first window past it; pod startup: kube-burner's p99 over the
+ *         load), apiserver 429 responses (share above 1 %)
  *   hard  unsupported (what the local provider cannot build), bring-up, cgroup limits,
  *         nodes not Ready, agent exited, component died, oom-killed, kube-burner (error,
  *         timeout, error rate), apiserver 5xx responses (share above 1 %), nodes lost
@@ -100,6 +101,32 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
  * each, the last one the rest. */
 void tk_run_agent_shard(const struct tk_cell_params *p, int64_t i, int64_t *index_start,
                         int64_t *nodes);
+
+/* The SLIs are "p99 over 5 min". A window keeps an apiserver scrape (its request-duration
+ * families only, tk_run_slo_families) at most every TK_SLO_KEEP_MS; the window ending at t
+ * starts at the newest kept scrape at least TK_SLO_WINDOW_MS before t (the oldest kept, the
+ * baseline, while the load is younger), so it spans 5 min to 5 min + TK_SLO_KEEP_MS. */
+#define TK_SLO_WINDOW_MS (5 * 60 * 1000LL)
+#define TK_SLO_KEEP_MS (30 * 1000LL)
+
+struct tk_slo_mark {
+    int64_t t_ms;
+    char *text;
+    size_t len;
+};
+struct tk_slo_window {
+    struct tk_slo_mark *m; /* oldest first */
+    size_t n;
+};
+/* The lines of apiserver_request_sli_duration_seconds_* and apiserver_request_duration_seconds_*
+ * of a scrape, as a new string of *out_len bytes. */
+char *tk_run_slo_families(const char *text, size_t len, size_t *out_len);
+/* Keeps a copy of text as scraped at t_ms, unless the last kept one is younger than KEEP. */
+void tk_slo_window_add(struct tk_slo_window *w, int64_t t_ms, const char *text, size_t len);
+/* The start of the window ending at t_ms (NULL when nothing is kept); drops kept scrapes that
+ * no later window can start at. */
+const struct tk_slo_mark *tk_slo_window_start(struct tk_slo_window *w, int64_t t_ms);
+void tk_slo_window_free(struct tk_slo_window *w);
 
 struct tk_slo_violation {
     char what[112];   /* "slo:mutating POST pods", "slo:pod startup (Ready p99)" */

@@ -221,6 +221,97 @@ TK_TEST(slo_check_falls_back_to_request_duration)
     CHECK_INT(tk_run_slo_check(&p, NULL, 0, NULL, 0, v, 4), 0);
 }
 
+/* A cumulative apiserver scrape: fast POST pods (0.05 s) and slow ones (3 s) so far, with
+ * a line of another family that tk_run_slo_families must drop. */
+static char *sli_scrape(double fast, double slow)
+{
+    static const char *const le[] = {"0.1", "1", "5", "+Inf"};
+    const double cum[] = {fast, fast, fast + slow, fast + slow};
+    struct tk_buf b;
+    tk_buf_init(&b, 0);
+    tk_buf_printf(&b, "# TYPE apiserver_request_sli_duration_seconds histogram\n");
+    for (int i = 0; i < 4; i++)
+        tk_buf_printf(&b,
+                      "apiserver_request_sli_duration_seconds_bucket{component=\"apiserver\","
+                      "resource=\"pods\",scope=\"resource\",subresource=\"\",verb=\"POST\","
+                      "le=\"%s\"} %.0f\n",
+                      le[i], cum[i]);
+    tk_buf_printf(&b, "process_cpu_seconds_total %.0f\n", fast);
+    return tk_buf_detach(&b);
+}
+
+/* One round as the runner takes it: the SLOs over the window ending at t ((size_t)-1 when the
+ * window has no start). */
+static size_t window_violations(struct tk_cell_params *p, struct tk_slo_window *w, int64_t t,
+                                const char *cur, size_t len, struct tk_slo_violation *v)
+{
+    const struct tk_slo_mark *start = tk_slo_window_start(w, t);
+    struct tk_latency_summary *rows = NULL;
+    struct tk_err err = {0};
+    size_t nrows = 0, n = 0;
+    if (!start)
+        return (size_t)-1;
+    if (tk_latency_summarize(start->text, start->len, cur, len, &rows, &nrows, &err) == 0)
+        n = tk_run_slo_check(p, rows, nrows, NULL, 0, v, 4);
+    tk_latency_summaries_free(rows, nrows);
+    return n;
+}
+
+TK_TEST(slo_windows_are_five_minutes)
+{
+    /* 100 fast requests every 10 s for 10 min; 45 slow ones at t = 100 s. Over the whole load
+     * 45 of 6,045 are slow (0.7 %): its p99 is fast. A 5-min window holding the burst has
+     * 45 of ~3,045 (1.5 %): p99 above 1 s, the SLO broken, as clusterloader2 would judge. */
+    struct tk_cell_params p = one_host();
+    struct tk_slo_window w = {0};
+    struct tk_slo_violation v[4];
+    int64_t first = -1, last = -1;
+    size_t len, kept_max = 0;
+    char *text = sli_scrape(0, 0), *fam = tk_run_slo_families(text, strlen(text), &len);
+
+    CHECK(strstr(fam, "process_cpu") == NULL);
+    CHECK_CONTAINS(fam, "le=\"+Inf\"");
+    tk_slo_window_add(&w, 0, fam, len); /* the baseline */
+    free(text);
+    free(fam);
+    for (int64_t t = 10000; t <= 600000; t += 10000) {
+        text = sli_scrape((double)(t / 10000) * 100, t >= 100000 ? 45 : 0);
+        fam = tk_run_slo_families(text, strlen(text), &len);
+        size_t n = window_violations(&p, &w, t, fam, len, v);
+        CHECK(n != (size_t)-1);
+        if (n) {
+            CHECK_STR(v[0].what, "slo:mutating POST pods");
+            CHECK(v[0].value > 1.0);
+            if (first < 0)
+                first = t;
+            last = t;
+        }
+        tk_slo_window_add(&w, t, fam, len);
+        if (w.n > kept_max)
+            kept_max = w.n;
+        free(text);
+        free(fam);
+    }
+    CHECK_INT(first, 100000); /* the round that saw the burst */
+    /* the window ending at t starts 5 min to 5 min 30 s before t: the burst (between the 90 s
+     * and 100 s scrapes) leaves it by t = 420 s at the latest */
+    CHECK(last >= 390000 && last <= 420000);
+    CHECK(kept_max <= 12); /* 5 min at one kept scrape per 30 s, not every scrape */
+
+    /* the same load judged whole: not broken */
+    char *a = sli_scrape(0, 0), *b = sli_scrape(6000, 45);
+    struct tk_latency_summary *rows = NULL;
+    struct tk_err err = {0};
+    size_t nrows = 0;
+    CHECK_INT(tk_latency_summarize(a, strlen(a), b, strlen(b), &rows, &nrows, &err), 0);
+    CHECK_INT(tk_run_slo_check(&p, rows, nrows, NULL, 0, v, 4), 0);
+    tk_latency_summaries_free(rows, nrows);
+    free(a);
+    free(b);
+    tk_slo_window_free(&w);
+    CHECK_INT(w.n, 0);
+}
+
 TK_TEST(burner_verdicts_follow_its_exit_codes)
 {
     CHECK(tk_run_burner_verdict(0 << 8, 0, 0) == NULL);
@@ -359,5 +450,5 @@ TK_TEST(summary_reads_what_a_cell_recorded)
 
 TK_TEST_MAIN(topology_from_the_shipped_file, topology_refusals,
              agent_shards_are_disjoint_and_cover_the_fleet, slo_check_applies_the_kubernetes_slos,
-             slo_check_falls_back_to_request_duration, burner_verdicts_follow_its_exit_codes,
-             summary_reads_what_a_cell_recorded)
+             slo_check_falls_back_to_request_duration, slo_windows_are_five_minutes,
+             burner_verdicts_follow_its_exit_codes, summary_reads_what_a_cell_recorded)

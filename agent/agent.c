@@ -1819,10 +1819,7 @@ void tk_agent_shutdown(struct tk_agent *a, void (*on_done)(void *ud), void *ud)
         char path[160];
         for (size_t i = 0; i < a->nnodes; i++) {
             struct tk_agent_node *n = &a->nodes[i];
-            /* a bootstrap token may not delete nodes; each node may delete its own */
-            struct tk_kube *k = a->bs ? n->kube : a->kube ? a->kube : n->kube;
-            if (a->real_io && !k)
-                continue;
+            struct tk_kube *k = a->kube ? a->kube : n->kube;
             snprintf(path, sizeof(path), "/api/v1/nodes/%s", n->name);
             n->reg.req = issue(a, k, "DELETE", path, NULL, NULL, 0, cleanup_done, &n->reg);
             snprintf(path, sizeof(path),
@@ -1831,7 +1828,7 @@ void tk_agent_shutdown(struct tk_agent *a, void (*on_done)(void *ud), void *ud)
                 issue(a, k, "DELETE", path, NULL, NULL, TK_KUBE_PRIORITY, cleanup_done, &n->lease);
             a->cleanup_pending += 2;
         }
-        tk_info("deleting nodes and leases", "requests=%d", a->cleanup_pending);
+        tk_info("deleting nodes and leases", "nodes=%zu", a->nnodes);
     }
     if (a->cleanup_pending == 0) {
         /* finish from the loop, never inside the caller's stack */

@@ -361,8 +361,7 @@ static void fail(struct tk_bootstrap *bs, const struct tk_err *err)
     if (bs->stopped)
         return;
     tk_bootstrap_stop(bs);
-    tk_error("node bootstrap failed", "error=\"%s\"", err->msg);
-    if (bs->o.on_fail)
+    if (bs->o.on_fail) /* the owner logs it */
         bs->o.on_fail(bs->o.ud, err);
 }
 
@@ -572,15 +571,14 @@ static void deadline_fire(struct tk_timer *t, void *ud)
               s->last_error[0] ? s->last_error : "no answer");
     else if (!s->approved)
         failf(bs,
-              "CSR %s of node %s not approved within %ds: is kube-controller-manager's "
-              "csrapproving controller on, and may group system:bootstrappers create "
-              "certificatesigningrequests/nodeclient?",
-              s->name, node, secs);
+              "node %s: CSR %s not approved in %ds: is the csrapproving controller running, and "
+              "may group system:bootstrappers create certificatesigningrequests/nodeclient?",
+              node, s->name, secs);
     else
         failf(bs,
-              "CSR %s of node %s approved but not signed within %ds: kube-controller-manager's "
+              "node %s: CSR %s approved but not signed in %ds: kube-controller-manager's "
               "csrsigning controller needs --cluster-signing-cert-file/--cluster-signing-key-file",
-              s->name, node, secs);
+              node, s->name, secs);
 }
 
 /* Starts node i in slot s: key, CSR, POST. */

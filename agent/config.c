@@ -908,6 +908,10 @@ static int validate_identity(const struct tk_agent_config *c, struct tk_err *err
                               "--kubeconfig and --bootstrap-kubeconfig exclude each other: the "
                               "bootstrap kubeconfig names the server, the nodes get their own "
                               "identities");
+        if (c->cleanup)
+            return tk_err_set(err, TK_EINVAL,
+                              "--cleanup with --bootstrap-kubeconfig: neither a bootstrap token "
+                              "nor a node identity may delete Nodes; delete them with kubectl");
         return 0;
     }
     if (c->cert_dir)

@@ -126,6 +126,8 @@ TK_TEST(config_flag_errors)
           NULL},
          "exclude each other"},
         {{"agent", "--cert-dir", "d", NULL}, "--cert-dir needs --bootstrap-kubeconfig"},
+        {{"agent", "--fidelity", "kubelet", "--bootstrap-kubeconfig", "b", "--cleanup", NULL},
+         "may delete Nodes"},
         {{"agent", "--fidelity", "kubelet", "--cluster-dir", "", "--bootstrap-concurrency", "0",
           NULL},
          "--bootstrap-concurrency"},

@@ -14,9 +14,9 @@
  * nodes, filtered locally by node name (the name is prefix + index, so the lookup is a parse,
  * not a search), plus one watch of the fake Nodes (labelSelector turbokube.io/fake=true) for
  * spec.podCIDR and for nodes the control plane marked NotReady. In kubelet mode every node
- * has its own client (client certificate system:node:NAME minted from the cluster CA, so its
- * own connection) and its own watches of its pods (spec.nodeName=NAME), its Node
- * (metadata.name=NAME) and services, as a kubelet does.
+ * has its own client (client certificate system:node:NAME minted from the cluster CA, or
+ * obtained by TLS bootstrap -- bootstrap.h --, so its own connection) and its own watches of its
+ * pods (spec.nodeName=NAME), its Node (metadata.name=NAME) and services, as a kubelet does.
  *
  * A pod bound to one of our nodes: after the sampled startup delay, status Running (the body
  * of podstatus.h) and a Started event per container; pods with restartPolicy Never/OnFailure

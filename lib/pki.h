@@ -1,7 +1,8 @@
 #ifndef TK_PKI_H
 #define TK_PKI_H
 
-/* PKI for the local control plane and for fake node identities, on OpenSSL 3 (EVP APIs only).
+/* PKI for the local control plane and for fake node identities (minted from a CA, or requested
+ * by CSR in a TLS bootstrap), on OpenSSL 3 (EVP APIs only).
  *
  * Every key we create is ECDSA P-256 (cheap to mint by the thousand), every signature SHA-256,
  * every serial number 128 random bits. Leaf certificates are valid from one hour ago (clock

@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bootstrap.h"
 #include "event.h"
 #include "ipalloc.h"
 #include "jsonw.h"
@@ -175,7 +177,11 @@ struct tk_agent {
     struct tk_kubeconfig *kc;
     struct tk_kube *kube; /* shared: lite mode, cleanup */
     struct tk_pki_ca *ca;
+    struct tk_bootstrap *bs; /* kubelet mode with --bootstrap-kubeconfig */
     struct tk_kube_watch *w_pods, *w_nodes;
+    struct tk_err fatal; /* why the agent cannot go on (code 0: it can) */
+    void (*on_fatal)(void *);
+    void *on_fatal_ud;
 
     struct tk_agent_node *nodes;
     size_t nnodes;
@@ -1079,6 +1085,25 @@ static void shared_pods_sync(void *ud)
 
 static void reg_pump(struct tk_agent *a);
 static void node_registered(struct tk_agent *a, struct tk_agent_node *n);
+
+/* The agent cannot go on (a refused identity, a failed bootstrap): remember why and tell the
+ * owner, who stops the agent. Only the first reason is kept. */
+static void agent_fatal(struct tk_agent *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void agent_fatal(struct tk_agent *a, const char *fmt, ...)
+{
+    va_list ap;
+    if (a->fatal.code)
+        return;
+    a->fatal.code = TK_ESTATE;
+    va_start(ap, fmt);
+    vsnprintf(a->fatal.msg, sizeof(a->fatal.msg), fmt, ap);
+    va_end(ap);
+    tk_error("agent cannot go on", "error=\"%s\"", a->fatal.msg);
+    if (a->on_fatal)
+        a->on_fatal(a->on_fatal_ud);
+}
 static void lease_fire(struct tk_timer *t, void *ud);
 static void status_fire(struct tk_timer *t, void *ud);
 
@@ -1223,6 +1248,13 @@ static void reg_done(const struct tk_kube_resp *resp, void *ud)
             return;
         }
         break;
+    }
+    if (resp->status == 401 && a->bs) {
+        agent_fatal(a,
+                    "node %s: its client certificate was refused (401 Unauthorized): issued by "
+                    "another cluster? remove %s/kubelet-client-%s.pem",
+                    n->name, a->cfg->cert_dir ? a->cfg->cert_dir : "--cert-dir", n->name);
+        return;
     }
     n->reg_step = REG_POST;
     reg_failed(a, n, resp->err.code ? resp->err.msg : "unexpected status");
@@ -1587,17 +1619,63 @@ static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const c
     return tk_kube_new(a->loop, &o, err);
 }
 
+/* ---- TLS bootstrap: nodes register once they have their identity ----------------------- */
+
+static const char *bs_name_of(void *ud, size_t i)
+{
+    struct tk_agent *a = ud;
+    return a->nodes[i].name;
+}
+
+static void bs_cert(void *ud, size_t i, const char *cert, const char *key, int from_cache)
+{
+    struct tk_agent *a = ud;
+    struct tk_agent_node *n = &a->nodes[i];
+    struct tk_err err = {0};
+
+    (void)from_cache;
+    n->kube = make_client(a, cert, key, NULL, &err);
+    if (!n->kube) {
+        agent_fatal(a, "node %s: %s", n->name, err.msg);
+        return;
+    }
+    reg_enqueue(a, n);
+}
+
+static void bs_fail(void *ud, const struct tk_err *err)
+{
+    agent_fatal(ud, "%s", err->msg);
+}
+
 int tk_agent_connect(struct tk_agent *a, struct tk_err *err)
 {
     const struct tk_agent_config *c = a->cfg;
     int rc;
 
-    if ((rc = tk_kubeconfig_load(&a->kc, c->kubeconfig, c->context, err)))
+    if ((rc = tk_kubeconfig_load(&a->kc,
+                                 c->bootstrap_kubeconfig ? c->bootstrap_kubeconfig : c->kubeconfig,
+                                 c->context, err)))
         return rc;
     a->kube = make_client(a, a->kc->client_cert_pem, a->kc->client_key_pem, a->kc->token, err);
     if (!a->kube)
         return err->code;
-    if (c->fidelity == TK_FIDELITY_KUBELET) {
+    if (c->bootstrap_kubeconfig) {
+        struct tk_bootstrap_opts bo;
+        memset(&bo, 0, sizeof(bo));
+        if (!a->kc->token)
+            tk_warn("the bootstrap kubeconfig holds no token", "path=%s", a->kc->path);
+        bo.kube = a->kube;
+        bo.nodes = a->nnodes;
+        bo.name_of = bs_name_of;
+        bo.cert_dir = c->cert_dir;
+        bo.concurrency = c->bootstrap_concurrency;
+        bo.timeout_ns = c->bootstrap_timeout_ns;
+        bo.on_cert = bs_cert;
+        bo.on_fail = bs_fail;
+        bo.ud = a;
+        if (!(a->bs = tk_bootstrap_new(a->loop, &bo, err)))
+            return err->code;
+    } else if (c->fidelity == TK_FIDELITY_KUBELET) {
         char cert_path[1024], key_path[1024], cn[96];
         if (tk_agent_config_ca_paths(c, cert_path, key_path, sizeof(cert_path)))
             return tk_err_set(err, TK_EINVAL,
@@ -1642,9 +1720,27 @@ int tk_agent_connect(struct tk_agent *a, struct tk_err *err)
 
 void tk_agent_begin(struct tk_agent *a)
 {
+    struct tk_err err = {0};
+
     tk_timer_start(a->loop, &a->trim_timer, tk_now_ns() + TRIM_NS);
+    if (a->bs) {
+        if (tk_bootstrap_start(a->bs, &err))
+            agent_fatal(a, "%s", err.msg);
+        return;
+    }
     for (size_t i = 0; i < a->nnodes; i++)
         reg_enqueue(a, &a->nodes[i]);
+}
+
+void tk_agent_on_fatal(struct tk_agent *a, void (*fn)(void *ud), void *ud)
+{
+    a->on_fatal = fn;
+    a->on_fatal_ud = ud;
+}
+
+const struct tk_err *tk_agent_error(const struct tk_agent *a)
+{
+    return a->fatal.code ? &a->fatal : NULL;
 }
 
 static void finish_stop(struct tk_agent *a)
@@ -1691,6 +1787,7 @@ void tk_agent_shutdown(struct tk_agent *a, void (*on_done)(void *ud), void *ud)
     a->stopping = 1;
     a->on_done = on_done;
     a->on_done_ud = ud;
+    tk_bootstrap_stop(a->bs);
     tk_kube_watch_stop(a->w_pods);
     tk_kube_watch_stop(a->w_nodes);
     a->w_pods = a->w_nodes = NULL;
@@ -1770,6 +1867,7 @@ void tk_agent_free(struct tk_agent *a)
             tk_kube_free(n->kube);
         tk_ipalloc_release(&n->pool);
     }
+    tk_bootstrap_free(a->bs);
     tk_kube_free(a->kube);
     tk_pki_ca_free(a->ca);
     tk_kubeconfig_free(a->kc);
@@ -1868,6 +1966,27 @@ static int self_usage(double *cpu_s, int64_t *rss)
     *cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     *rss = pages * sysconf(_SC_PAGESIZE);
     return ok;
+}
+
+static void bootstrap_metrics(struct tk_agent *a, struct tk_prom_writer *w)
+{
+    struct tk_bootstrap_stats bs;
+    struct tk_prom_label l = {"source", "csr"};
+
+    tk_bootstrap_get_stats(a->bs, &bs);
+    tk_prom_write_family(w, "turbokube_agent_bootstrap_identities_total",
+                         "Node identities obtained by TLS bootstrap: by CSR, or reused from "
+                         "--cert-dir.",
+                         TK_PROM_COUNTER);
+    tk_prom_write_sample_u64(w, "turbokube_agent_bootstrap_identities_total", &l, 1, bs.issued);
+    l.value = "cache";
+    tk_prom_write_sample_u64(w, "turbokube_agent_bootstrap_identities_total", &l, 1, bs.cached);
+    tk_prom_write_family(w, "turbokube_agent_bootstrap_csrs_total",
+                         "CertificateSigningRequests created.", TK_PROM_COUNTER);
+    tk_prom_write_sample_u64(w, "turbokube_agent_bootstrap_csrs_total", NULL, 0, bs.csr_posts);
+    tk_prom_write_family(w, "turbokube_agent_bootstrap_pending",
+                         "Nodes still waiting for their certificate.", TK_PROM_GAUGE);
+    tk_prom_write_sample_u64(w, "turbokube_agent_bootstrap_pending", NULL, 0, bs.pending);
 }
 
 int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
@@ -1995,6 +2114,8 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
                          "Pod events for nodes this agent does not run.", TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_ignored_pod_events_total", NULL, 0,
                              s.ignored_pods_total);
+    if (a->bs)
+        bootstrap_metrics(a, &w);
     if (self_usage(&cpu, &rss) == 0) {
         tk_prom_write_family(&w, "process_cpu_seconds_total", "User and system CPU time.",
                              TK_PROM_COUNTER);

@@ -14,9 +14,9 @@
  * nodes, filtered locally by node name (the name is prefix + index, so the lookup is a parse,
  * not a search), plus one watch of the fake Nodes (labelSelector turbokube.io/fake=true) for
  * spec.podCIDR and for nodes the control plane marked NotReady. In kubelet mode every node
- * has its own client (client certificate system:node:NAME minted from the cluster CA, so its
- * own connection) and its own watches of its pods (spec.nodeName=NAME), its Node
- * (metadata.name=NAME) and services, as a kubelet does.
+ * has its own client (client certificate system:node:NAME minted from the cluster CA, or
+ * obtained by TLS bootstrap -- bootstrap.h --, so its own connection) and its own watches of its
+ * pods (spec.nodeName=NAME), its Node (metadata.name=NAME) and services, as a kubelet does.
  *
  * A pod bound to one of our nodes: after the sampled startup delay, status Running (the body
  * of podstatus.h) and a Started event per container; pods with restartPolicy Never/OnFailure
@@ -60,12 +60,23 @@ int tk_agent_new(struct tk_agent **out, struct tk_loop *loop, const struct tk_ag
 
 /* Loads the kubeconfig, creates the API clients (in kubelet mode one per node, with a client
  * certificate minted from the cluster CA), and starts the pod and node watches (lite mode; in
- * kubelet mode each node starts its own once registered). Returns 0 or the error (TK_EIO,
- * TK_EINVAL, TK_ETLS). Not used by unit tests, which drive tk_agent_pod_event directly. */
+ * kubelet mode each node starts its own once registered). With --bootstrap-kubeconfig it loads
+ * that kubeconfig instead and sets up the TLS bootstrap (bootstrap.h): node clients are made
+ * as their certificates arrive. Returns 0 or the error (TK_EIO, TK_EINVAL, TK_ETLS). Not used
+ * by unit tests, which drive tk_agent_pod_event directly. */
 int tk_agent_connect(struct tk_agent *a, struct tk_err *err);
 
-/* Starts registering the nodes (at most 64 registrations in flight). */
+/* Starts registering the nodes (at most 64 registrations in flight); with TLS bootstrap, starts
+ * the bootstrap, and each node registers once it has its certificate. */
 void tk_agent_begin(struct tk_agent *a);
+
+/* fn(ud) is called once, from the loop, when the agent cannot go on: its TLS bootstrap failed
+ * (a refused token, a denied CSR, no signer) or the API refused a bootstrapped identity. The
+ * owner then stops the agent (tk_agent_shutdown) and reports tk_agent_error(). */
+void tk_agent_on_fatal(struct tk_agent *a, void (*fn)(void *ud), void *ud);
+
+/* Why the agent could not go on, or NULL. Borrowed. */
+const struct tk_err *tk_agent_error(const struct tk_agent *a);
 
 /* Begins a clean stop: timers and watches stop; with cfg->cleanup every node and Lease is
  * DELETEd first. on_done (may be NULL) is called once everything has finished. Idempotent. */

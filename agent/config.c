@@ -51,6 +51,10 @@ enum opt_id {
     O_CA_CERT,
     O_CA_KEY,
     O_CLUSTER_DIR,
+    O_BOOTSTRAP_KUBECONFIG,
+    O_CERT_DIR,
+    O_BOOTSTRAP_CONCURRENCY,
+    O_BOOTSTRAP_TIMEOUT,
     O_CLEANUP,
     O_LOG_LEVEL,
     O_HELP,
@@ -142,6 +146,19 @@ static const struct opt opts[] = {
      "cluster CA private key"},
     {"cluster-dir", O_CLUSTER_DIR, "DIR", "$TURBOKUBE_CLUSTER_DIR",
      "directory of a `turbokube cluster up` cluster, holding its CA"},
+    {"bootstrap-kubeconfig", O_BOOTSTRAP_KUBECONFIG, "PATH", "none (identities minted from the CA)",
+     "kubelet mode: obtain each node's identity by TLS bootstrap, as a kubelet does: this "
+     "kubeconfig holds the server, its CA and a bootstrap token (system:bootstrap:<id>); each "
+     "node sends a CSR (signer kubernetes.io/kube-apiserver-client-kubelet) and uses the "
+     "certificate the controller-manager issues. Replaces --kubeconfig; needs no cluster CA key"},
+    {"cert-dir", O_CERT_DIR, "DIR", "none",
+     "with --bootstrap-kubeconfig: keep issued identities in DIR/kubelet-client-NODE.pem and "
+     "reuse them on the next start (no new CSR while one is valid for another hour)"},
+    {"bootstrap-concurrency", O_BOOTSTRAP_CONCURRENCY, "N", "32",
+     "with --bootstrap-kubeconfig: nodes between CSR and certificate at once"},
+    {"bootstrap-timeout", O_BOOTSTRAP_TIMEOUT, "D", "2m",
+     "with --bootstrap-kubeconfig: a node's CSR not issued within D fails the agent, naming the "
+     "missing approver or signer"},
     {"cleanup", O_CLEANUP, NULL, "off",
      "on exit (SIGTERM/SIGINT) delete this agent's nodes and leases"},
     {"log-level", O_LOG_LEVEL, "debug|info|warn|error", "info", "log threshold"},
@@ -229,6 +246,8 @@ void tk_agent_config_init(struct tk_agent_config *c)
     c->metrics_addr = tk_xstrdup("127.0.0.1:10260");
     c->kubelet_addr = tk_xstrdup("127.0.0.1");
     c->kubelet_port = 10250;
+    c->bootstrap_concurrency = 32;
+    c->bootstrap_timeout_ns = 120000000000LL;
     if (dir && dir[0])
         c->cluster_dir = tk_xstrdup(dir);
     c->log_level = TK_LOG_INFO;
@@ -267,6 +286,8 @@ void tk_agent_config_release(struct tk_agent_config *c)
     free(c->ca_cert);
     free(c->ca_key);
     free(c->cluster_dir);
+    free(c->bootstrap_kubeconfig);
+    free(c->cert_dir);
     memset(c, 0, sizeof(*c));
 }
 
@@ -613,6 +634,19 @@ static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v
     case O_CLUSTER_DIR:
         set_str(&c->cluster_dir, v);
         return 0;
+    case O_BOOTSTRAP_KUBECONFIG:
+        set_str(&c->bootstrap_kubeconfig, v[0] ? v : NULL);
+        return 0;
+    case O_CERT_DIR:
+        set_str(&c->cert_dir, v[0] ? v : NULL);
+        return 0;
+    case O_BOOTSTRAP_CONCURRENCY:
+        if (parse_i64(v, 1, 4096, n, &x, err))
+            return TK_EINVAL;
+        c->bootstrap_concurrency = (int)x;
+        return 0;
+    case O_BOOTSTRAP_TIMEOUT:
+        return parse_dur(v, 1000000000, n, &c->bootstrap_timeout_ns, err);
     case O_CLEANUP:
         if (!v || !strcmp(v, "true"))
             c->cleanup = 1;
@@ -861,6 +895,34 @@ static int sub_quantity(const char *cap, const char *res, char *out, size_t outs
     return 0;
 }
 
+/* Where node identities come from: minted from the cluster CA, or by TLS bootstrap. */
+static int validate_identity(const struct tk_agent_config *c, struct tk_err *err)
+{
+    if (c->bootstrap_kubeconfig) {
+        if (c->fidelity != TK_FIDELITY_KUBELET)
+            return tk_err_set(err, TK_EINVAL,
+                              "--bootstrap-kubeconfig needs --fidelity kubelet (lite mode shares "
+                              "one identity)");
+        if (c->kubeconfig)
+            return tk_err_set(err, TK_EINVAL,
+                              "--kubeconfig and --bootstrap-kubeconfig exclude each other: the "
+                              "bootstrap kubeconfig names the server, the nodes get their own "
+                              "identities");
+        if (c->cleanup)
+            return tk_err_set(err, TK_EINVAL,
+                              "--cleanup with --bootstrap-kubeconfig: neither a bootstrap token "
+                              "nor a node identity may delete Nodes; delete them with kubectl");
+        return 0;
+    }
+    if (c->cert_dir)
+        return tk_err_set(err, TK_EINVAL, "--cert-dir needs --bootstrap-kubeconfig");
+    if (c->fidelity == TK_FIDELITY_KUBELET && !c->cluster_dir && !(c->ca_cert && c->ca_key))
+        return tk_err_set(err, TK_EINVAL,
+                          "--fidelity kubelet needs the cluster CA (--cluster-dir or --ca-cert "
+                          "and --ca-key) or --bootstrap-kubeconfig");
+    return 0;
+}
+
 int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err)
 {
     char name[64];
@@ -921,16 +983,14 @@ int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err)
         if (!tk_agent_kv_get(c->capacity, c->ncapacity, c->reserved[i].key))
             return tk_err_set(err, TK_EINVAL, "--system-reserved: %s is not a capacity resource",
                               c->reserved[i].key);
-    if (c->fidelity == TK_FIDELITY_KUBELET && !c->cluster_dir && !(c->ca_cert && c->ca_key))
-        return tk_err_set(err, TK_EINVAL,
-                          "--fidelity kubelet needs the cluster CA: --cluster-dir or --ca-cert "
-                          "and --ca-key");
-    return 0;
+    return validate_identity(c, err);
 }
 
 void tk_agent_config_usage(FILE *out)
 {
-    fprintf(out, "usage: turbokube-agent [--config FILE] --kubeconfig PATH --nodes N [options]\n\n"
+    fprintf(out, "usage: turbokube-agent [--config FILE] --kubeconfig PATH --nodes N [options]\n"
+                 "       turbokube-agent --fidelity kubelet --bootstrap-kubeconfig PATH "
+                 "[--cert-dir DIR] --nodes N [options]\n\n"
                  "Presents N fake kubelet nodes to a Kubernetes API server: registers them, keeps\n"
                  "their Leases and status fresh, and runs the pods bound to them (status, events,\n"
                  "deletion) without containers. Exit status: 0 clean stop, 1 failure, 2 usage.\n\n"

@@ -81,6 +81,10 @@ struct tk_agent_config {
     char *kubelet_netns; /* network namespace to open it in, NULL = ours */
     int kubelet_port;    /* reported in daemonEndpoints */
     char *ca_cert, *ca_key, *cluster_dir;
+    char *bootstrap_kubeconfig; /* kubelet mode: identities by TLS bootstrap; NULL: minted */
+    char *cert_dir;             /* where bootstrapped identities are kept, NULL: nowhere */
+    int bootstrap_concurrency;  /* nodes between CSR and certificate at once */
+    int64_t bootstrap_timeout_ns;
 
     int cleanup;
     enum tk_log_level log_level;
@@ -94,7 +98,9 @@ void tk_agent_config_release(struct tk_agent_config *c);
 
 enum {
     TK_AGENT_CONFIG_RUN = 0, /* go on */
-    TK_AGENT_CONFIG_HELP = 1 /* --help was given: usage printed, exit 0 */
+    /* --help was given: usage printed, exit 0. Negative, so that it is never mistaken for an
+     * error code (TK_EINVAL is 1: usage errors used to exit 0 without a word). */
+    TK_AGENT_CONFIG_HELP = -1
 };
 
 /* Parses argv with getopt_long (optind is reset, so it may be called more than once): a first

@@ -39,6 +39,12 @@ static void on_signal(int signo, void *ud)
     tk_agent_shutdown(app->agent, on_stopped, app);
 }
 
+static void on_fatal(void *ud)
+{
+    struct app *app = ud;
+    tk_agent_shutdown(app->agent, on_stopped, app);
+}
+
 static int serve_metrics(const struct tk_httpd_req *req, struct tk_httpd_resp *resp, void *ud)
 {
     struct app *app = ud;
@@ -90,12 +96,17 @@ int main(int argc, char **argv)
         if (!(app.kubelet = tk_kubelet_new(app.loop, app.agent, &err)))
             goto out;
     }
+    tk_agent_on_fatal(app.agent, on_fatal, &app);
     tk_agent_begin(app.agent);
     tk_info("agent started", "nodes=%lld prefix=%s first=%lld fidelity=%s", (long long)cfg.nodes,
             cfg.name_prefix, (long long)cfg.index_start,
             cfg.fidelity == TK_FIDELITY_KUBELET ? "kubelet" : "lite");
     if (tk_loop_run(app.loop)) {
         tk_err_set(&err, TK_EIO, "event loop failed");
+        goto out;
+    }
+    if (tk_agent_error(app.agent)) {
+        err = *tk_agent_error(app.agent);
         goto out;
     }
     status = 0;

@@ -1255,3 +1255,155 @@ done:
     free(sans);
     return rc;
 }
+
+/* ---- certificate requests and reuse checks (TLS bootstrap) ---------------------------- */
+
+static char *csr_pem(X509_REQ *req, struct tk_err *err)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *s = NULL;
+
+    if (b && PEM_write_bio_X509_REQ(b, req))
+        s = bio_take(b);
+    else
+        ossl_fail(err, "cannot encode certificate request");
+    BIO_free(b);
+    return s;
+}
+
+int tk_pki_csr_new(const char *cn, const char *org, char **csr_out, char **key_out,
+                   struct tk_err *err)
+{
+    EVP_PKEY *key = NULL;
+    X509_REQ *req = NULL;
+    X509_NAME *name = NULL;
+    int rc = 0;
+
+    *csr_out = *key_out = NULL;
+    ERR_clear_error();
+    if (!cn || !*cn || (org && !*org))
+        return tk_err_set(err, TK_EINVAL, "certificate request needs a non-empty CN (and O)");
+    key = keygen_once(err);
+    if (!key) {
+        rc = err ? err->code : TK_ETLS;
+        goto done;
+    }
+    /* Version 1 (encoded 0), no attributes, no extensions: what Go's x509 writes for
+     * certutil.MakeCSR(key, subject, nil, nil), so the approver sees no SAN at all. */
+    name = name_build(cn, org);
+    req = X509_REQ_new();
+    if (!name || !req || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+        !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, key) ||
+        X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
+        rc = ossl_fail(err, "cannot build certificate request");
+        goto done;
+    }
+    *csr_out = csr_pem(req, err);
+    *key_out = *csr_out ? key_pem(key, err) : NULL;
+    if (!*csr_out || !*key_out) {
+        free(*csr_out);
+        *csr_out = NULL;
+        rc = err ? err->code : TK_ETLS;
+    }
+done:
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int tk_pki_pubkey_der(const char *key_pem, unsigned char **der_out, size_t *len_out,
+                      struct tk_err *err)
+{
+    EVP_PKEY *key = key_parse(key_pem, strlen(key_pem));
+    unsigned char *der = NULL;
+    int len = key ? i2d_PUBKEY(key, &der) : -1;
+
+    *der_out = NULL;
+    *len_out = 0;
+    EVP_PKEY_free(key);
+    if (len <= 0) {
+        OPENSSL_free(der);
+        return ossl_fail(err, "cannot encode the public key of a private key");
+    }
+    *der_out = tk_xmalloc((size_t)len);
+    memcpy(*der_out, der, (size_t)len);
+    *len_out = (size_t)len;
+    OPENSSL_free(der);
+    return 0;
+}
+
+/* 1 when name holds exactly one entry of nid and it equals want; want NULL: no entry. */
+static int name_entry_is(const X509_NAME *name, int nid, const char *want)
+{
+    int i = X509_NAME_get_index_by_NID(name, nid, -1);
+    const ASN1_STRING *s;
+    unsigned char *utf8 = NULL;
+    int len, ok;
+
+    if (!want)
+        return i < 0;
+    if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
+        return 0;
+    s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    len = ASN1_STRING_to_UTF8(&utf8, s);
+    ok = len >= 0 && (size_t)len == strlen(want) && memcmp(utf8, want, (size_t)len) == 0;
+    OPENSSL_free(utf8);
+    return ok;
+}
+
+static const char *client_problem(X509 *x, EVP_PKEY *key, const char *cn, const char *org,
+                                  long min_valid_s)
+{
+    const X509_NAME *name = X509_get_subject_name(x);
+    time_t until = time(NULL) + min_valid_s;
+    uint32_t xku = X509_get_extended_key_usage(x);
+
+    if (X509_check_private_key(x, key) != 1)
+        return "key does not match certificate";
+    if (X509_NAME_entry_count(name) != (org ? 2 : 1) || !name_entry_is(name, NID_commonName, cn) ||
+        !name_entry_is(name, NID_organizationName, org))
+        return "subject differs";
+    if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0)
+        return "not valid yet";
+    if (X509_cmp_time(X509_get0_notAfter(x), &until) <= 0)
+        return min_valid_s > 0 ? "expired or expiring soon" : "expired";
+    if (xku != UINT32_MAX && !(xku & XKU_SSL_CLIENT))
+        return "not a client certificate (extended key usage)";
+    return NULL;
+}
+
+int tk_pki_client_check(const char *cert_pem, const char *key_pem, const char *cn, const char *org,
+                        long min_valid_s, struct tk_err *err)
+{
+    X509 *x = cert_parse(cert_pem, strlen(cert_pem));
+    EVP_PKEY *key = x ? key_parse(key_pem, strlen(key_pem)) : NULL;
+    const char *why = !x ? "certificate does not parse" : !key ? "key does not parse" : NULL;
+    int rc = 0;
+
+    if (!why)
+        why = client_problem(x, key, cn, org, min_valid_s);
+    if (why)
+        rc = tk_err_set(err, TK_ETLS, "%s", why);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return rc;
+}
+
+int tk_pki_write_file(const char *dir, const char *name, const char *data, unsigned mode,
+                      struct tk_err *err)
+{
+    return write_file(dir, name, data, (mode_t)mode, err);
+}
+
+int tk_pki_read_file(const char *path, char **data, struct tk_err *err)
+{
+    size_t len = 0;
+
+    if (slurp(path, data, &len) == 0)
+        return 0;
+    if (errno == ENOENT)
+        return tk_err_set(err, TK_ENOTFOUND, "'%s' does not exist", path);
+    return tk_err_set(err, TK_EIO, "cannot read '%s': %s", path, strerror(errno));
+}

@@ -1,7 +1,8 @@
 #ifndef TK_PKI_H
 #define TK_PKI_H
 
-/* PKI for the local control plane and for fake node identities, on OpenSSL 3 (EVP APIs only).
+/* PKI for the local control plane and for fake node identities (minted from a CA, or requested
+ * by CSR in a TLS bootstrap), on OpenSSL 3 (EVP APIs only).
  *
  * Every key we create is ECDSA P-256 (cheap to mint by the thousand), every signature SHA-256,
  * every serial number 128 random bits. Leaf certificates are valid from one hour ago (clock
@@ -93,5 +94,37 @@ void tk_pki_ca_free(struct tk_pki_ca *ca);
  * (both NULL on failure). */
 int tk_pki_self_signed(const char *cn, const char *const *sans, char **cert_pem, char **key_pem,
                        struct tk_err *err);
+
+/* ---- TLS bootstrap (a node asks the cluster for its identity) ---- */
+
+/* Makes a PKCS#10 certificate request with a fresh P-256 key: subject O=org (omitted when org
+ * is NULL), CN=cn, as UTF8Strings; no attributes or extensions (no SANs); signed ECDSA with
+ * SHA-256 -- what a kubelet sends for its client certificate (certutil.MakeCSR with a subject
+ * only). On success *csr_pem ("CERTIFICATE REQUEST") and *key_pem (PKCS#8) are heap strings
+ * the caller frees; on failure both are NULL. TK_EINVAL for an empty cn or org. */
+int tk_pki_csr_new(const char *cn, const char *org, char **csr_pem, char **key_pem,
+                   struct tk_err *err);
+
+/* The DER SubjectPublicKeyInfo of the private key in key_pem (Go's x509.MarshalPKIXPublicKey
+ * of its public half), for naming a request after its key. *der is heap (caller frees), *len
+ * its size. TK_ETLS when key_pem does not parse. */
+int tk_pki_pubkey_der(const char *key_pem, unsigned char **der, size_t *len, struct tk_err *err);
+
+/* Whether a client certificate and key (PEM) can be used as the identity O=org, CN=cn: both
+ * parse, the key matches, the subject is exactly those entries (O absent when org is NULL),
+ * the extended key usage (when present) allows clientAuth, and it is valid now and for at
+ * least min_valid_s more seconds. The chain is not verified (the signer's CA need not be at
+ * hand). Returns 0, or TK_ETLS with err saying why ("subject differs", "expired", ...). */
+int tk_pki_client_check(const char *cert_pem, const char *key_pem, const char *cn, const char *org,
+                        long min_valid_s, struct tk_err *err);
+
+/* Writes data to dir/name atomically with exactly mode, as the PKI files are written (0600 for
+ * anything holding a key). TK_EIO naming the file. */
+int tk_pki_write_file(const char *dir, const char *name, const char *data, unsigned mode,
+                      struct tk_err *err);
+
+/* Reads a small file (at most 1 MiB) into a heap string (caller frees; cleanse it when it
+ * holds a key). TK_ENOTFOUND when it does not exist, TK_EIO otherwise. */
+int tk_pki_read_file(const char *path, char **data, struct tk_err *err);
 
 #endif

@@ -117,9 +117,21 @@ TK_TEST(config_flags)
 TK_TEST(config_flag_errors)
 {
     struct {
-        const char *argv[4];
+        const char *argv[8];
         const char *msg;
     } cases[] = {
+        {{"agent", "--fidelity", "lite", "--bootstrap-kubeconfig", "b", NULL},
+         "needs --fidelity kubelet"},
+        {{"agent", "--fidelity", "kubelet", "--bootstrap-kubeconfig", "b", "--kubeconfig", "k",
+          NULL},
+         "exclude each other"},
+        {{"agent", "--cert-dir", "d", NULL}, "--cert-dir needs --bootstrap-kubeconfig"},
+        {{"agent", "--fidelity", "kubelet", "--bootstrap-kubeconfig", "b", "--cleanup", NULL},
+         "may delete Nodes"},
+        {{"agent", "--fidelity", "kubelet", "--cluster-dir", "", "--bootstrap-concurrency", "0",
+          NULL},
+         "--bootstrap-concurrency"},
+        {{"agent", "--bootstrap-timeout", "10ms", NULL}, "--bootstrap-timeout"},
         {{"agent", "--nodes", "x", NULL}, "--nodes: 'x' is not an integer"},
         {{"agent", "--fidelity", "full", NULL}, "not lite or kubelet"},
         {{"agent", "--bogus", NULL, NULL}, "unknown option '--bogus'"},
@@ -142,7 +154,10 @@ TK_TEST(config_flag_errors)
         while (cases[i].argv[argc])
             argc++;
         tk_agent_config_init(&c);
-        CHECK_INT(parse(&c, &err, argc, cases[i].argv), TK_EINVAL);
+        /* TK_EINVAL, never taken for --help (which exits 0 and says nothing on stderr) */
+        int rc = parse(&c, &err, argc, cases[i].argv);
+        CHECK_INT(rc, TK_EINVAL);
+        CHECK(rc != (int)TK_AGENT_CONFIG_HELP);
         CHECK_CONTAINS(err.msg, cases[i].msg);
         tk_agent_config_release(&c);
     }
@@ -260,6 +275,10 @@ TK_TEST(config_help_lists_every_flag)
                            "--pod-cidr",
                            "--ca-cert",
                            "--cluster-dir",
+                           "--bootstrap-kubeconfig PATH",
+                           "--cert-dir DIR",
+                           "--bootstrap-concurrency N",
+                           "--bootstrap-timeout D",
                            "--kubelet-port",
                            "--lease-renew-interval"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
@@ -269,5 +288,38 @@ TK_TEST(config_help_lists_every_flag)
     tk_agent_config_release(&c);
 }
 
-TK_TEST_MAIN(config_defaults, config_flags, config_flag_errors, config_yaml_and_precedence,
-             config_yaml_errors_have_marks, config_file_via_flag, config_help_lists_every_flag)
+TK_TEST(config_bootstrap)
+{
+    struct tk_agent_config c;
+    struct tk_err err = {0};
+    const char *argv[] = {
+        "agent",      "--fidelity",          "kubelet",  "--bootstrap-kubeconfig",
+        "/x/bs.conf", "--cert-dir",          "/x/certs", "--bootstrap-concurrency",
+        "8",          "--bootstrap-timeout", "30s",      NULL};
+    tk_agent_config_init(&c);
+    free(c.cluster_dir); /* no CA at all: the bootstrap needs none */
+    c.cluster_dir = NULL;
+    CHECK_INT(parse(&c, &err, 11, argv), 0);
+    CHECK_STR(c.bootstrap_kubeconfig, "/x/bs.conf");
+    CHECK_STR(c.cert_dir, "/x/certs");
+    CHECK_INT(c.bootstrap_concurrency, 8);
+    CHECK_INT(c.bootstrap_timeout_ns, 30000000000LL);
+    CHECK(c.kubeconfig == NULL);
+    tk_agent_config_release(&c);
+
+    /* without it, kubelet mode still wants the CA, and says there is another way */
+    {
+        const char *argv2[] = {"agent", "--fidelity", "kubelet", NULL};
+        struct tk_err e2 = {0};
+        tk_agent_config_init(&c);
+        free(c.cluster_dir);
+        c.cluster_dir = NULL;
+        CHECK_INT(parse(&c, &e2, 3, argv2), TK_EINVAL);
+        CHECK_CONTAINS(e2.msg, "--bootstrap-kubeconfig");
+        tk_agent_config_release(&c);
+    }
+}
+
+TK_TEST_MAIN(config_defaults, config_flags, config_bootstrap, config_flag_errors,
+             config_yaml_and_precedence, config_yaml_errors_have_marks, config_file_via_flag,
+             config_help_lists_every_flag)

@@ -410,7 +410,8 @@ int tk_attach_preflight(struct tk_attach *a, const struct tk_cell_params *p, str
 
 struct ns_scan {
     const char *prefix;
-    struct del_batch *b; /* NULL: count only */
+    struct del_batch *b;    /* the namespaces not yet terminating */
+    struct del_batch *pods; /* their pods, every namespace found */
     int64_t found;
 };
 
@@ -424,8 +425,12 @@ static void ns_item(const cJSON *it, void *ud)
     if (!name || !uuid || strncmp(uuid, s->prefix, strlen(s->prefix)) != 0)
         return;
     s->found++;
-    if (s->b && !tk_json_get_str(it, "metadata.deletionTimestamp"))
+    if (!tk_json_get_str(it, "metadata.deletionTimestamp"))
         batch_add(s->b, tk_xasprintf("/api/v1/namespaces/%s", name));
+    /* A terminating namespace waits for its pods, and a pod for its kubelet: the agents may be
+     * gone (a killed run's), and the pods are the run's own, so they go at once, as the agent
+     * itself would delete them (grace 0). */
+    batch_add(s->pods, tk_xasprintf("/api/v1/namespaces/%s/pods?gracePeriodSeconds=0", name));
 }
 
 static void wake(struct tk_timer *t, void *ud)
@@ -445,34 +450,43 @@ static int sleep_on(struct tk_loop *loop, int64_t until_ns)
     return tk_now_ns() >= until_ns ? 0 : TK_ESTATE;
 }
 
-int tk_attach_delete_namespaces(struct tk_attach *a, const char *uuid_prefix, int64_t deadline_ns,
-                                struct tk_attach_left *left, struct tk_err *err)
+/* One pass: lists the cell's namespaces, deletes those not yet terminating, then their pods. */
+static int ns_pass(struct tk_attach *a, const char *prefix, int64_t deadline_ns,
+                   struct tk_attach_left *left, struct tk_err *err)
 {
-    struct del_batch b = {.a = a};
-    struct ns_scan s = {.prefix = uuid_prefix, .b = &b};
+    struct del_batch b = {.a = a}, pods = {.a = a};
+    struct ns_scan s = {.prefix = prefix, .b = &b, .pods = &pods};
     int rc;
 
     /* the label's value is not known in full: list them all, keep those of this cell */
-    if ((rc = list_each(a, "/api/v1/namespaces", "labelSelector", UUID_LABEL, ns_item, &s, err)))
-        return rc;
+    rc = list_each(a, "/api/v1/namespaces", "labelSelector", UUID_LABEL, ns_item, &s, err);
     left->namespaces = s.found;
-    if ((rc = batch_run(&b, deadline_ns, err)))
-        return rc;
+    if (!rc)
+        rc = batch_run(&b, deadline_ns, err);
+    else
+        batch_run(&b, deadline_ns, NULL);
+    if (!rc)
+        rc = batch_run(&pods, deadline_ns, err);
+    else
+        batch_run(&pods, deadline_ns, NULL);
     left->deleted += b.deleted;
-    while (s.found) {
+    return rc;
+}
+
+int tk_attach_delete_namespaces(struct tk_attach *a, const char *uuid_prefix, int64_t deadline_ns,
+                                struct tk_attach_left *left, struct tk_err *err)
+{
+    int rc = ns_pass(a, uuid_prefix, deadline_ns, left, err);
+
+    while (!rc && left->namespaces) {
         if (tk_now_ns() >= deadline_ns)
             return tk_err_set(err, TK_ETIMEOUT, "%lld namespace(s) still terminating",
-                              (long long)s.found);
+                              (long long)left->namespaces);
         if ((rc = sleep_on(a->loop, tk_now_ns() + 1000000000LL)))
             return tk_err_set(err, rc, "interrupted while namespaces terminate");
-        s.found = 0;
-        s.b = NULL;
-        if ((rc =
-                 list_each(a, "/api/v1/namespaces", "labelSelector", UUID_LABEL, ns_item, &s, err)))
-            return rc;
-        left->namespaces = s.found;
+        rc = ns_pass(a, uuid_prefix, deadline_ns, left, err);
     }
-    return 0;
+    return rc;
 }
 
 struct node_scan {

@@ -14,7 +14,7 @@
  *   kube-burner's   namespaces labelled kube-burner.io/uuid=<uuid>, which kube-burner's own
  *   namespaces      garbage collection deletes at the end of a job; tk_attach_delete_namespaces
  *                   does it when kube-burner was stopped before (a signal, a timeout, a hard
- *                   failure), while the agents still run to finish the pods' deletion
+ *                   failure, a killed run)
  * Nothing else is written. The cluster itself is never stopped.
  *
  * Every call here is synchronous: it runs the caller's loop until its requests complete, so it
@@ -90,9 +90,10 @@ struct tk_attach_left {
 
 /* Deletes the namespaces labelled kube-burner.io/uuid=<a value starting with uuid_prefix>
  * (kube-burner's uuids for this cell are "<cell id>-<time>", so a prefix finds an earlier
- * attempt's too) and waits until they are gone, at most until deadline_ns (monotonic); the
- * agents must still run, to finish their pods' deletion. *left says what remains. Returns 0,
- * TK_ETIMEOUT (left->namespaces > 0), or a request's error. */
+ * attempt's too) and their pods at once (grace 0: the agents that would finish them may be a
+ * killed run's), and waits until the namespaces are gone, at most until deadline_ns
+ * (monotonic). *left says what remains. Returns 0, TK_ETIMEOUT (left->namespaces > 0),
+ * TK_ESTATE (a signal), or a request's error. */
 int tk_attach_delete_namespaces(struct tk_attach *a, const char *uuid_prefix, int64_t deadline_ns,
                                 struct tk_attach_left *left, struct tk_err *err);
 

@@ -3,7 +3,8 @@
 # (`turbokube cluster up`) stands in for the user's existing cluster; the run attaches through
 # its admin kubeconfig, runs the agents here, scrapes the apiserver through the kubeconfig and
 # etcd at controlPlane.etcdMetrics, records what it cannot measure, and afterwards the cluster
-# is still up with nothing of the run left in it, also after a SIGTERM mid-load. Bad input: an
+# is still up with nothing of the run left in it: after a clean run (resumed after a SIGKILL,
+# whose leftovers it clears first) and after a SIGTERM mid-load. Bad input: an
 # unreachable and an invalid kubeconfig, and a namespace in the load's way, fail their cells
 # early with the reason, touching nothing.
 source "$(dirname "$0")/lib.sh"
@@ -48,14 +49,27 @@ leftovers() {
 clean="nodes=0 leases=0 namespaces=0 node-events=0"
 check "the stand-in cluster starts clean" test "$(leftovers)" = "$clean"
 
+# A run killed outright (SIGKILL, no teardown) leaves its agents, kube-burner and their
+# objects behind; the resumed run clears them before its cell starts again.
+"$TK" run --db "$db" "$work/prov.yaml" >"$work/killed.out" 2>"$work/killed.err" &
+runpid=$!
+deadline=$(($(date +%s) + 60))
+until [ "$(kubectl get pods -n node-density -o name 2>/dev/null | wc -l)" -ge 10 ] ||
+    ! kill -0 "$runpid" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.5; done
+kill -KILL "$runpid"
+wait "$runpid" 2>/dev/null || true
+check "the killed run left its objects behind" test "$(leftovers)" != "$clean"
+check "... and its processes" test -n "$(marked_pids "$cdir")"
+
 t0=$(date +%s)
 set +e
-(cd / && "$TK" run --db "$db" "$work/prov.yaml" >"$work/run.out" 2>"$work/run.err")
+(cd / && "$TK" run --resume --db "$db" "$work/prov.yaml" >"$work/run.out" 2>"$work/run.err")
 rc=$?
 set -e
 echo "run: ${rc} in $(($(date +%s) - t0))s"
 grep -v "^cell 1/1" "$work/run.err" | tail -8
 check "run exits 0" test "$rc" -eq 0
+check "the resumed run cleared the killed one's leftovers first" grep -q "before the cell: deleted [1-9][0-9]* object(s)" "$work/run.err"
 check "it says where it attached" grep -q "attached to https://127.0.0.1:.* (v1\.[0-9]*\.[0-9]*, kubeconfig $work/kubeconfig)" "$work/run.err"
 check "it says nothing is left" grep -q "nothing of the cell is left in the cluster" "$work/run.err"
 q() { sqlite3 -batch -noheader "$db" "$1"; }

@@ -1419,10 +1419,14 @@ static cJSON *params_json(const struct tk_cell_params *p, int repeat)
     add_str(cp, "provider", provider_names[p->provider]);
     if (p->provider == TK_EXP_PROVIDER_KUBECONFIG) {
         add_str(cp, "kubeconfig", p->kubeconfig ? p->kubeconfig : "");
-        add_str(cp, "etcdMetrics", p->etcd_metrics ? p->etcd_metrics : "");
-        add_str(cp, "etcdCA", p->etcd_ca ? p->etcd_ca : "");
-        add_str(cp, "etcdCert", p->etcd_cert ? p->etcd_cert : "");
-        add_str(cp, "etcdKey", p->etcd_key ? p->etcd_key : "");
+        /* optional, and absent when not given (no etcd scraped; no TLS files) */
+        const char *opt[][2] = {{"etcdMetrics", p->etcd_metrics},
+                                {"etcdCA", p->etcd_ca},
+                                {"etcdCert", p->etcd_cert},
+                                {"etcdKey", p->etcd_key}};
+        for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+            if (opt[i][1])
+                add_str(cp, opt[i][0], opt[i][1]);
     } else {
         add_str(cp, "kubernetesVersion", p->kubernetes_version);
         add_str(cp, "datastore", datastore_names[p->datastore]);

@@ -218,9 +218,10 @@ static void *srv_main(void *arg)
                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
                           "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                           s->body_len);
+        /* counted before the answer: the client may finish before this thread runs again */
+        atomic_fetch_add(&s->served, 1);
         if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl)
             send(fd, s->body, s->body_len, MSG_NOSIGNAL);
-        atomic_fetch_add(&s->served, 1);
         close(fd);
     }
     return NULL;

@@ -160,8 +160,8 @@ static void url_escape(struct tk_buf *b, const char *s)
 
 typedef void (*item_fn)(const cJSON *item, void *ud);
 
-/* Every item of the collection at path (query: "labelSelector=..." raw, or NULL), a page of
- * 500 at a time. */
+/* Every item of the collection at path, a page of 500 at a time; sel_key ("labelSelector",
+ * "fieldSelector", or NULL for none) with its raw sel_value narrows the list. */
 static int list_each(struct tk_attach *a, const char *path, const char *sel_key,
                      const char *sel_value, item_fn fn, void *ud, struct tk_err *err)
 {

@@ -1778,8 +1778,9 @@ static void copy_logs(struct cell *c)
     }
 }
 
-/* Provider kubeconfig: the cluster stays up, and what the cell put into it goes. The agents
- * still run while kube-burner's namespaces terminate (they finish the pods' deletion). */
+/* Provider kubeconfig: the cluster stays up, and what the cell put into it goes (remote_sweep:
+ * kube-burner's namespaces first, then the agents stop and delete their nodes, then whatever is
+ * still there). */
 static void teardown_remote(struct cell *c)
 {
     struct tk_err err = {0};

@@ -74,6 +74,8 @@ void tk_calc_data_build(const struct tk_res_set *s, double headroom, struct tk_c
         cell_point[i] = SIZE_MAX;
         if (c->status != TK_CELL_COMPLETE && c->status != TK_CELL_FAILED)
             continue;
+        if (c->cpu_milli <= 0)
+            continue; /* no size (provider kubeconfig): a cluster TurboKube did not size */
         for (int f = 0; f < TK_FIG_NLATENCY; f++)
             if (isnan(d->slo_s[f]) || c->slo_s[f] < d->slo_s[f])
                 d->slo_s[f] = c->slo_s[f];

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "duration.h"
@@ -244,6 +245,8 @@ static const struct schema placement_schema[] = {
 };
 static const struct schema cp_schema[] = {
     {"provider", EK_SCALAR, NULL},           {"kubeconfig", EK_SCALAR, NULL},
+    {"etcdMetrics", EK_SCALAR, NULL},        {"etcdCA", EK_SCALAR, NULL},
+    {"etcdCert", EK_SCALAR, NULL},           {"etcdKey", EK_SCALAR, NULL},
     {"kubernetesVersion", EK_SCALAR, NULL},  {"datastore", EK_SCALAR, NULL},
     {"etcdMembers", EK_SCALAR, NULL},        {"hosts", EK_MAP_LIST, host_schema},
     {"placement", EK_MAP, placement_schema}, {"latency", EK_SCALAR, NULL},
@@ -700,8 +703,11 @@ static int section(struct ctx *c, const struct tk_yaml_node *node, const char *p
 /* Where a cell's cross-field checks point when they fail. */
 struct marks {
     const struct tk_yaml_node *etcd_members, *pods_per_node, *load, *provider;
-    const struct tk_yaml_node *local_only;     /* first local-provider-only key given */
-    const struct tk_yaml_node *kubeconfig_key; /* controlPlane.kubeconfig's key */
+    const struct tk_yaml_node *local_only;  /* first local-provider-only key given */
+    const struct tk_yaml_node *remote_only; /* first kubeconfig-provider-only key given */
+    const struct tk_yaml_node *fidelity;    /* agents.fidelity's value */
+    /* the values of the kubeconfig provider's files, for "cannot read" */
+    const struct tk_yaml_node *kubeconfig, *etcd_metrics, *etcd_ca, *etcd_cert, *etcd_key;
 };
 
 static const char *const apiserver_reserved[] = {
@@ -781,15 +787,56 @@ static int parse_hosts(struct ctx *c, const struct tk_yaml_node *hosts, struct t
     return 0;
 }
 
+/* A file path of the experiment: a leading ~/ is $HOME's, a relative path is the experiment
+ * file's directory's (as load.config). *out is NULL when the key is absent. */
+static int get_path(const struct pctx *s, const char *key, const char **out,
+                    const struct tk_yaml_node **at)
+{
+    const char *v = NULL, *home = getenv("HOME");
+    char *path;
+
+    *at = val(s, key);
+    if (get_str(s, key, &v) || !v)
+        return s->c->err->code;
+    if (!v[0])
+        return tk_yaml_err(s->c->err, s->c->doc, *at, "controlPlane.%s must not be empty", key);
+    if (strncmp(v, "~/", 2) == 0 && home && home[0])
+        path = tk_xasprintf("%s/%s", home, v + 2);
+    else if (v[0] == '/' || !s->c->in->dir[0])
+        path = tk_xstrdup(v);
+    else
+        path = tk_xasprintf("%s/%s", s->c->in->dir, v);
+    *out = arena_strdup(s->c->in, path);
+    free(path);
+    return 0;
+}
+
+/* http(s)://HOST[:PORT][/PATH], nothing else: the scraper speaks only these. */
+static int check_metrics_url(struct ctx *c, const struct tk_yaml_node *at, const char *url)
+{
+    const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
+                       : strncmp(url, "https://", 8) == 0 ? url + 8
+                                                          : NULL;
+    if (!rest || !rest[0] || rest[0] == '/' || rest[0] == ':' || strpbrk(url, " \t\n?#"))
+        return tk_yaml_err(c->err, c->doc, at,
+                           "controlPlane.etcdMetrics must be an http:// or https:// URL of etcd's "
+                           "/metrics (e.g. https://10.0.0.5:2379/metrics), got '%.60s'",
+                           url);
+    return 0;
+}
+
 static int parse_control_plane(struct ctx *c, const struct tk_yaml_node *node,
                                struct tk_cell_params *p, struct marks *m)
 {
     static const char *const keys[] = {
-        "provider", "kubeconfig", "kubernetesVersion", "datastore",     "etcdMembers",
-        "hosts",    "placement",  "latency",           "apiserverArgs", NULL};
+        "provider",  "kubeconfig",        "etcdMetrics",   "etcdCA",      "etcdCert",
+        "etcdKey",   "kubernetesVersion", "datastore",     "etcdMembers", "hosts",
+        "placement", "latency",           "apiserverArgs", NULL};
     static const char *const local_only[] = {
         "kubernetesVersion", "datastore", "etcdMembers",   "hosts",
         "placement",         "latency",   "apiserverArgs", NULL};
+    static const char *const remote_only[] = {"kubeconfig", "etcdMetrics", "etcdCA",
+                                              "etcdCert",   "etcdKey",     NULL};
     struct pctx s;
     int v;
     int64_t members = 1;
@@ -809,9 +856,17 @@ static int parse_control_plane(struct ctx *c, const struct tk_yaml_node *node,
     m->provider = val(&s, "provider");
     for (const char *const *k = local_only; *k && !m->local_only; k++)
         m->local_only = val(&s, *k) ? key_node(s.map, *k) : NULL;
-    m->kubeconfig_key = key_node(s.map, "kubeconfig");
-    if (get_str(&s, "kubeconfig", &p->kubeconfig) ||
+    for (const char *const *k = remote_only; *k && !m->remote_only; k++)
+        m->remote_only = val(&s, *k) ? key_node(s.map, *k) : NULL;
+    if (get_path(&s, "kubeconfig", &p->kubeconfig, &m->kubeconfig) ||
+        get_path(&s, "etcdCA", &p->etcd_ca, &m->etcd_ca) ||
+        get_path(&s, "etcdCert", &p->etcd_cert, &m->etcd_cert) ||
+        get_path(&s, "etcdKey", &p->etcd_key, &m->etcd_key) ||
+        get_str(&s, "etcdMetrics", &p->etcd_metrics) ||
         get_str(&s, "kubernetesVersion", &p->kubernetes_version))
+        return c->err->code;
+    m->etcd_metrics = val(&s, "etcdMetrics");
+    if (p->etcd_metrics && check_metrics_url(c, m->etcd_metrics, p->etcd_metrics))
         return c->err->code;
     {
         const char *kv = p->kubernetes_version;
@@ -966,7 +1021,8 @@ static int parse_startup(struct ctx *c, const struct tk_yaml_node *node, struct 
     return 0;
 }
 
-static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct tk_cell_params *p)
+static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct tk_cell_params *p,
+                        struct marks *m)
 {
     static const char *const keys[] = {"nodes",    "nodesPerAgent", "fidelity",
                                        "capacity", "podStartup",    NULL};
@@ -985,6 +1041,7 @@ static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct t
         get_enum(&s, "fidelity", fidelity_names, &v))
         return c->err->code;
     p->fidelity = (enum tk_exp_fidelity)v;
+    m->fidelity = val(&s, "fidelity");
     if (section(c, val(&s, "capacity"), "agents.capacity", ckeys, &cap) ||
         get_cpu(&cap, "cpu", &p->capacity_cpu_milli) ||
         get_mem(&cap, "memory", 1LL << 20, &p->capacity_memory_bytes) ||
@@ -1185,10 +1242,55 @@ static int parse_cell(struct ctx *c, const struct tk_yaml_node *root, struct tk_
     memset(p, 0, sizeof(*p));
     memset(m, 0, sizeof(*m));
     if (parse_control_plane(c, tk_yaml_get(root, "controlPlane"), p, m) ||
-        parse_agents(c, tk_yaml_get(root, "agents"), p) ||
+        parse_agents(c, tk_yaml_get(root, "agents"), p, m) ||
         parse_load(c, tk_yaml_get(root, "load"), p, m) ||
         parse_measurement(c, tk_yaml_get(root, "measurement"), p))
         return c->err->code;
+    return 0;
+}
+
+static int readable(struct ctx *c, const struct tk_yaml_node *at, const char *key, const char *path)
+{
+    if (!path || access(path, R_OK) == 0)
+        return 0;
+    return tk_yaml_err(c->err, c->doc, at, "controlPlane.%s: cannot read '%s': %s", key, path,
+                       strerror(errno));
+}
+
+/* Provider kubeconfig: its files exist, etcd's TLS files go with an https etcdMetrics (a
+ * certificate with its key), and the agents can be what such a cluster lets them be. */
+static int check_remote(struct ctx *c, const struct tk_cell_params *p, const struct marks *m)
+{
+    const struct tk_yaml_node *tls = m->etcd_ca     ? m->etcd_ca
+                                     : m->etcd_cert ? m->etcd_cert
+                                                    : m->etcd_key;
+    if (readable(c, m->kubeconfig, "kubeconfig", p->kubeconfig))
+        return c->err->code;
+    if (tls && !p->etcd_metrics)
+        return tk_yaml_err(c->err, c->doc, tls,
+                           "controlPlane.%s needs controlPlane.etcdMetrics (the https URL "
+                           "they are for)",
+                           m->etcd_ca     ? "etcdCA"
+                           : m->etcd_cert ? "etcdCert"
+                                          : "etcdKey");
+    if (tls && strncmp(p->etcd_metrics, "https://", 8) != 0)
+        return tk_yaml_err(c->err, c->doc, tls,
+                           "controlPlane.etcdCA, etcdCert and etcdKey are for an https:// "
+                           "etcdMetrics URL, not '%.60s'",
+                           p->etcd_metrics);
+    if (!p->etcd_cert != !p->etcd_key)
+        return tk_yaml_err(c->err, c->doc, m->etcd_cert ? m->etcd_cert : m->etcd_key,
+                           "controlPlane.etcdCert and etcdKey go together (a client certificate "
+                           "and its key)");
+    if (readable(c, m->etcd_ca, "etcdCA", p->etcd_ca) ||
+        readable(c, m->etcd_cert, "etcdCert", p->etcd_cert) ||
+        readable(c, m->etcd_key, "etcdKey", p->etcd_key))
+        return c->err->code;
+    if (p->fidelity == TK_EXP_KUBELET)
+        return tk_yaml_err(c->err, c->doc, m->fidelity,
+                           "agents.fidelity kubelet mints a certificate per node from the "
+                           "cluster's CA key, which provider kubeconfig does not have (TLS "
+                           "bootstrap is not implemented): use fidelity lite");
     return 0;
 }
 
@@ -1203,9 +1305,12 @@ static int check_cell(struct ctx *c, const struct tk_cell_params *p, const struc
                            "controlPlane.%s does not apply to provider kubeconfig (that cluster "
                            "is not TurboKube's to build or size)",
                            m->local_only->scalar);
-    if (p->provider == TK_EXP_PROVIDER_LOCAL && m->kubeconfig_key && p->kubeconfig)
-        return tk_yaml_err(c->err, c->doc, m->kubeconfig_key,
-                           "controlPlane.kubeconfig applies to provider kubeconfig only");
+    if (p->provider == TK_EXP_PROVIDER_LOCAL && m->remote_only)
+        return tk_yaml_err(c->err, c->doc, m->remote_only,
+                           "controlPlane.%s applies to provider kubeconfig only",
+                           m->remote_only->scalar);
+    if (p->provider == TK_EXP_PROVIDER_KUBECONFIG && check_remote(c, p, m))
+        return c->err->code;
     if (p->provider == TK_EXP_PROVIDER_LOCAL && p->etcd_members == 3 &&
         p->datastore != TK_EXP_DS_ETCD)
         return tk_yaml_err(c->err, c->doc, m->etcd_members,
@@ -1242,7 +1347,7 @@ static void normalize(struct tk_cell_params *p)
         p->apiserver_args = NULL;
         return;
     }
-    p->kubeconfig = NULL;
+    p->kubeconfig = p->etcd_metrics = p->etcd_ca = p->etcd_cert = p->etcd_key = NULL;
     int map[TK_EXP_MAX_HOSTS];
     size_t n = 0;
     for (size_t h = 0; h < p->nhosts; h++) {
@@ -1314,6 +1419,14 @@ static cJSON *params_json(const struct tk_cell_params *p, int repeat)
     add_str(cp, "provider", provider_names[p->provider]);
     if (p->provider == TK_EXP_PROVIDER_KUBECONFIG) {
         add_str(cp, "kubeconfig", p->kubeconfig ? p->kubeconfig : "");
+        /* optional, and absent when not given (no etcd scraped; no TLS files) */
+        const char *opt[][2] = {{"etcdMetrics", p->etcd_metrics},
+                                {"etcdCA", p->etcd_ca},
+                                {"etcdCert", p->etcd_cert},
+                                {"etcdKey", p->etcd_key}};
+        for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+            if (opt[i][1])
+                add_str(cp, opt[i][0], opt[i][1]);
     } else {
         add_str(cp, "kubernetesVersion", p->kubernetes_version);
         add_str(cp, "datastore", datastore_names[p->datastore]);
@@ -1480,6 +1593,10 @@ struct pathinfo {
 static const struct pathinfo known_paths[] = {
     {"controlPlane.provider", VT_ENUM, provider_names},
     {"controlPlane.kubeconfig", VT_STR, NULL},
+    {"controlPlane.etcdMetrics", VT_STR, NULL},
+    {"controlPlane.etcdCA", VT_STR, NULL},
+    {"controlPlane.etcdCert", VT_STR, NULL},
+    {"controlPlane.etcdKey", VT_STR, NULL},
     {"controlPlane.kubernetesVersion", VT_STR, NULL},
     {"controlPlane.datastore", VT_ENUM, datastore_names},
     {"controlPlane.etcdMembers", VT_INT, NULL},

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "buf.h"
 #include "burner.h"
 #include "cgroup.h"
@@ -41,6 +42,8 @@
 #define DURATION_METRIC "apiserver_request_duration_seconds"
 #define NODE_PREFIX "tk-node-"
 #define FAKE_SELECTOR "turbokube.io/fake=true"
+#define RUN_LABEL "turbokube.io/run"
+#define NS_PER_S 1000000000LL
 
 /* ---- pure pieces ------------------------------------------------------------------------- */
 
@@ -52,8 +55,8 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
 
     if (p->provider != TK_EXP_PROVIDER_LOCAL) {
         snprintf(why, n,
-                 "provider %s: turbokube run builds local control planes only; "
-                 "attaching to an existing cluster is not implemented yet",
+                 "provider %s attaches to an existing cluster: it has no local topology to "
+                 "build",
                  tk_exp_provider_name(p->provider));
         return -1;
     }
@@ -382,6 +385,8 @@ struct cell {
     int64_t t0_ns, phase_t0_ns, load_t0_ns, load_t1_ns, load_t0_ms;
     int up;
     struct tk_localcp_info info;
+    struct tk_attach *att; /* provider kubeconfig: the cluster attached to */
+    int api_down;          /* provider kubeconfig: apiserver scrapes failed in a row */
     struct tk_cgroup *cg[3];
     char cg_name[3][16];
     int64_t cg_oom0[3], cg_mem[3]; /* OOM kills at the baseline, memory limit */
@@ -833,8 +838,15 @@ static void on_round(void *ud, const struct tk_scrape_round *rd)
             db = s->value;
         } else if (strcmp(s->metric, "etcd_server_quota_backend_bytes") == 0) {
             quota = s->value;
+        } else if (c->att && strcmp(s->metric, "scrape_up") == 0 &&
+                   strcmp(s->source, "apiserver") == 0) {
+            c->api_down = s->value > 0 ? 0 : c->api_down + 1;
         }
     }
+    /* a remote apiserver has no pid to watch: three failed scrapes in a row say it is gone */
+    if (c->att && c->api_down == 3 && c->phase >= PH_AGENTS && c->phase < PH_TEARDOWN)
+        failure(c, TK_FAILURE_HARD, 1, "apiserver unreachable", NAN, NAN, rd->t_ms,
+                "%s/metrics failed 3 scrapes in a row", tk_attach_kubeconfig(c->att)->server);
     if (agents_seen) {
         c->pods_running = (int64_t)running;
         if (c->pods_running > c->pods_running_max)
@@ -1015,6 +1027,118 @@ static int verify_cgroups(struct cell *c, const struct tk_localcp_opts *o)
     return 0;
 }
 
+/* ---- provider kubeconfig ----------------------------------------------------------------------
+ */
+
+static void add_summary_sample(struct cell *c, const char *metric, const char *labels, double v);
+
+static int ours(const char *node, void *ud)
+{
+    return node_index(ud, node) >= 0;
+}
+
+/* What an earlier attempt of this cell left in the cluster (a run killed outright): the
+ * namespaces of its kube-burner (uuids "<cell id>-<time>") and its nodes (labelled with the
+ * cell's run label), removed; or, after the cell, its own. Returns 0 when nothing is left. */
+static int remote_sweep(struct cell *c, const char *when)
+{
+    struct tk_attach_left left = {0};
+    struct tk_err err = {0};
+    char prefix[16];
+    int64_t deadline = tk_now_ns() + (60 + tk_exp_pods(&c->c->p) / 50) * NS_PER_S;
+    int rc;
+
+    snprintf(prefix, sizeof(prefix), "%s-", c->c->id);
+    rc = tk_attach_delete_namespaces(c->att, prefix, deadline, &left, &err);
+    if (rc)
+        failure(c, TK_FAILURE_HARD, 0, "cleanup", (double)left.namespaces, 0, 0,
+                "%s: kube-burner namespaces of cell %s (label kube-burner.io/uuid=%s...): %s", when,
+                c->c->id, prefix, err.msg);
+    /* the agents delete their own nodes and leases (--cleanup); this is for what they could
+     * not (an agent killed, a request that failed) */
+    for (size_t i = 0; i < c->nagents; i++)
+        if (c->agents[i].pid > 0 && !c->agents[i].exited) {
+            tk_proc_stop_group(c->agents[i].pid, 15000);
+            c->agents[i].exited = 1;
+        }
+    tk_err_clear(&err);
+    /* the nodes the agents registered each get a RemovingNode event once gone */
+    int rc2 = tk_attach_sweep_nodes(c->att, c->cluster, ours, c, c->nagents ? c->c->p.nodes : 0,
+                                    tk_now_ns() + 30 * NS_PER_S, &left, &err);
+    if (rc2)
+        failure(c, TK_FAILURE_HARD, 0, "cleanup", (double)(left.nodes + left.leases + left.events),
+                0, 0, "%s: nodes labelled %s=%s: %s", when, RUN_LABEL, c->cluster, err.msg);
+    if (left.deleted)
+        say(c->r, "cell %s: %s: deleted %lld object(s) from the cluster", c->c->id, when,
+            (long long)left.deleted);
+    return rc || rc2 ? -1 : 0;
+}
+
+/* What provider kubeconfig cannot measure, recorded as such rather than as zeros: source
+ * "summary", metric not_measured {component, what}. */
+static void record_not_measured(struct cell *c)
+{
+    static const char *const rows[][2] = {{"apiserver", "usage"},
+                                          {"controller-manager", "usage"},
+                                          {"scheduler", "usage"},
+                                          {"etcd", "usage"},
+                                          {"controller-manager", "metrics"},
+                                          {"scheduler", "metrics"},
+                                          {"control-plane", "cgroup limits"}};
+    char labels[96];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(labels, sizeof(labels), "component=\"%s\",what=\"%s\"", rows[i][0], rows[i][1]);
+        add_summary_sample(c, "not_measured", labels, 1);
+    }
+    if (!c->c->p.etcd_metrics)
+        add_summary_sample(c, "not_measured", "component=\"etcd\",what=\"metrics\"", 1);
+}
+
+/* Provider kubeconfig: the cluster is there already. Attach (the kubeconfig loads, the
+ * apiserver answers /version and /metrics), clear an earlier attempt's leftovers, and check
+ * that nothing of someone else's stands in the way. The cell's cluster directory exists only
+ * as the owner marker of its processes (agents, kube-burner). */
+static int phase_attach(struct cell *c)
+{
+    const struct tk_cell_params *p = &c->c->p;
+    struct tk_err err = {0};
+    char *dir = tk_localcp_dir(c->cluster), *path = NULL;
+    int rc = -1;
+
+    tk_localcp_down(c->cluster, 0, NULL); /* an earlier, killed attempt's agents */
+    snprintf(c->info.dir, sizeof(c->info.dir), "%s", dir);
+    if (mkdir_p(dir)) {
+        failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0, "cannot create %s: %s", dir,
+                strerror(errno));
+        goto out;
+    }
+    if (tk_attach_kubeconfig_path(p->kubeconfig, &path, &err) ||
+        tk_attach_open(&c->att, c->r->loop, path, 15000, &err)) {
+        if (!c->r->signo)
+            failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0, "%s", err.msg);
+        goto out;
+    }
+    snprintf(c->info.kubeconfig, sizeof(c->info.kubeconfig), "%s", path);
+    tk_store_add_component_version(c->r->st, c->row, "kube-apiserver", tk_attach_version(c->att),
+                                   &err);
+    say(c->r, "cell %s: attached to %s (%s, kubeconfig %s)", c->c->id,
+        tk_attach_kubeconfig(c->att)->server, tk_attach_version(c->att), path);
+    if (remote_sweep(c, "before the cell"))
+        goto out;
+    tk_err_clear(&err);
+    if (tk_attach_preflight(c->att, p, &err)) {
+        if (!c->r->signo)
+            failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0, "%s", err.msg);
+        goto out;
+    }
+    record_not_measured(c);
+    rc = 0;
+out:
+    free(dir);
+    free(path);
+    return rc;
+}
+
 static int phase_up(struct cell *c)
 {
     const struct tk_cell_params *p = &c->c->p;
@@ -1025,6 +1149,8 @@ static int phase_up(struct cell *c)
     int rc;
 
     set_phase(c, PH_UP);
+    if (p->provider == TK_EXP_PROVIDER_KUBECONFIG)
+        return phase_attach(c);
     if (tk_run_topology(p, &o, why, sizeof(why))) {
         failure(c, TK_FAILURE_HARD, 1, "unsupported", NAN, NAN, 0, "%s", why);
         return -1;
@@ -1062,15 +1188,84 @@ static int phase_up(struct cell *c)
     return verify_cgroups(c, &o);
 }
 
+/* The node watch and the controllers' probe, on the apiserver client ko describes. */
+static int start_watching(struct cell *c, const struct tk_kube_opts *ko, struct tk_err *err)
+{
+    struct tk_watch_opts wo = {.path = "/api/v1/nodes", .label_selector = FAKE_SELECTOR};
+    if (!(c->api = tk_kube_new(c->r->loop, ko, err)) ||
+        !(c->nodes_w = tk_kube_watch_start(c->api, &wo, node_event, NULL, c, err)))
+        return -1;
+    tk_timer_init(&c->scrape, scrape_cb, c);
+    tk_timer_start(c->r->loop, &c->scrape, tk_now_ns());
+    tk_timer_init(&c->sa_timer, sa_poll, c);
+    tk_timer_start(c->r->loop, &c->sa_timer, tk_now_ns());
+    return 0;
+}
+
+/* Provider kubeconfig: the apiserver through the kubeconfig's credentials, etcd only at
+ * controlPlane.etcdMetrics (with its own TLS files), no process or cgroup of either. */
+static int start_scraping_remote(struct cell *c)
+{
+    const struct tk_cell_params *p = &c->c->p;
+    struct tk_err err = {0};
+    struct tk_kube_opts ko;
+    char *ca = NULL, *crt = NULL, *key = NULL;
+    int rc = -1;
+
+    struct tk_scraper_opts so = {
+        .loop = c->r->loop, .timeout_ms = 10000, .on_round = on_round, .ud = c};
+    tk_attach_kube_opts(tk_attach_kubeconfig(c->att), &ko);
+    ko.user_agent = "turbokube-run";
+    if (!(c->scr = tk_scraper_new(&so, &err)) ||
+        tk_scraper_add_conn(c->scr, "apiserver", &ko, "/metrics", 0, TK_SCRAPE_KEEP_TEXT, &err))
+        goto fail;
+    if (p->etcd_metrics) {
+        const char *slash = strchr(strstr(p->etcd_metrics, "://") + 3, '/');
+        char server[256];
+        snprintf(server, sizeof(server), "%.*s",
+                 (int)(slash ? slash - p->etcd_metrics : (long)strlen(p->etcd_metrics)),
+                 p->etcd_metrics);
+        if ((p->etcd_ca && !(ca = read_text(p->etcd_ca, 1 << 20))) ||
+            (p->etcd_cert && !(crt = read_text(p->etcd_cert, 1 << 20))) ||
+            (p->etcd_key && !(key = read_text(p->etcd_key, 1 << 20)))) {
+            tk_err_set(&err, TK_EIO, "cannot read etcd's TLS files (%s, %s, %s)",
+                       p->etcd_ca ? p->etcd_ca : "-", p->etcd_cert ? p->etcd_cert : "-",
+                       p->etcd_key ? p->etcd_key : "-");
+            goto fail;
+        }
+        struct tk_kube_opts eo = {
+            .server = server, .ca_pem = ca, .client_cert_pem = crt, .client_key_pem = key};
+        if (tk_scraper_add_conn(c->scr, "etcd", &eo, slash ? slash : "/metrics", 0,
+                                TK_SCRAPE_KEEP_TEXT, &err))
+            goto fail;
+    }
+    if (tk_scraper_add(c->scr, "turbokube", NULL, getpid(), 0, &err) ||
+        start_watching(c, &ko, &err))
+        goto fail;
+    rc = 0;
+    goto out;
+fail:
+    failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0, "scraping: %s", err.msg);
+out:
+    free(ca);
+    free(crt);
+    free(key);
+    return rc;
+}
+
 static int start_scraping(struct cell *c)
 {
     struct tk_err err = {0};
-    char *ca = read_text(c->info.ca, 1 << 20), *crt = read_text(c->info.admin_cert, 1 << 20),
-         *key = read_text(c->info.admin_key, 1 << 20);
+    char *ca, *crt, *key;
     static const char *const names[TK_LOCALCP_NCOMP] = {NULL, "apiserver", "controller-manager",
                                                         "scheduler"};
     int rc = -1;
 
+    if (c->att)
+        return start_scraping_remote(c);
+    ca = read_text(c->info.ca, 1 << 20);
+    crt = read_text(c->info.admin_cert, 1 << 20);
+    key = read_text(c->info.admin_key, 1 << 20);
     if (!ca || !crt || !key) {
         failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0, "cannot read the PKI in %s",
                 c->info.dir);
@@ -1104,15 +1299,8 @@ static int start_scraping(struct cell *c)
     char server[64];
     snprintf(server, sizeof(server), "https://127.0.0.1:%d", c->info.comp[1].port);
     ko.server = server;
-    if (!(c->api = tk_kube_new(c->r->loop, &ko, &err)))
+    if (start_watching(c, &ko, &err))
         goto fail;
-    struct tk_watch_opts wo = {.path = "/api/v1/nodes", .label_selector = FAKE_SELECTOR};
-    if (!(c->nodes_w = tk_kube_watch_start(c->api, &wo, node_event, NULL, c, &err)))
-        goto fail;
-    tk_timer_init(&c->scrape, scrape_cb, c);
-    tk_timer_start(c->r->loop, &c->scrape, tk_now_ns());
-    tk_timer_init(&c->sa_timer, sa_poll, c);
-    tk_timer_start(c->r->loop, &c->sa_timer, tk_now_ns());
     rc = 0;
     goto out;
 fail:
@@ -1136,9 +1324,11 @@ static int phase_agents(struct cell *c)
 {
     const struct tk_cell_params *p = &c->c->p;
     char startup[128], cpu[32], cap[160], idx[32], nodes[32], addr[64], log[PATH_MAX];
+    char run_label[64];
     struct tk_err err = {0};
 
     set_phase(c, PH_AGENTS);
+    snprintf(run_label, sizeof(run_label), "%s=%s", RUN_LABEL, c->cluster);
     c->nagents = (size_t)tk_exp_agents(p);
     c->agents = tk_xcalloc(c->nagents, sizeof(*c->agents));
     tk_exp_startup_spec(p, startup, sizeof(startup));
@@ -1168,12 +1358,22 @@ static int phase_agents(struct cell *c)
         snprintf(nodes, sizeof(nodes), "%lld", (long long)a->nodes);
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", a->port);
         snprintf(log, sizeof(log), "%s/%s.log", c->logdir, a->name);
-        const char *argv[] = {c->r->agent_bin,
-                              "--kubeconfig",
-                              c->info.kubeconfig,
-                              "--cluster-dir",
-                              c->info.dir,
-                              "--nodes",
+        const char *argv[32];
+        size_t n = 0;
+        argv[n++] = c->r->agent_bin;
+        argv[n++] = "--kubeconfig";
+        argv[n++] = c->info.kubeconfig;
+        if (c->att) {
+            /* provider kubeconfig: no CA to hand over (lite mode needs none); nodes labelled
+             * with the cell's run label, deleted with their leases when the agent stops */
+            argv[n++] = "--labels";
+            argv[n++] = run_label;
+            argv[n++] = "--cleanup";
+        } else {
+            argv[n++] = "--cluster-dir";
+            argv[n++] = c->info.dir;
+        }
+        const char *rest[] = {"--nodes",
                               nodes,
                               "--index-start",
                               idx,
@@ -1190,6 +1390,9 @@ static int phase_agents(struct cell *c)
                               "--kubelet-addr",
                               "off",
                               NULL};
+        for (size_t k = 0; rest[k]; k++)
+            argv[n++] = rest[k];
+        argv[n] = NULL;
         struct tk_proc_spec spec = {.argv = argv, .log_path = log, .marker = c->info.dir};
         if (tk_proc_spawn(&spec, &a->pid, &err)) {
             failure(c, TK_FAILURE_HARD, 1, "agent exited", NAN, NAN, 0, "%s: %s", a->name, err.msg);
@@ -1284,6 +1487,14 @@ static int phase_baseline(struct cell *c)
         const char *t = tk_scraper_text(c->scr, name, &c->base_len[i]);
         c->base_text[i] = t ? tk_xstrndup(t, c->base_len[i]) : NULL;
         save_scrape(c, "baseline", name, t, c->base_len[i]);
+    }
+    if (c->att && c->base_text[1]) {
+        /* a remote etcd says its version in its metrics */
+        char v[64];
+        struct tk_err err = {0};
+        tk_attach_etcd_version(c->base_text[1], c->base_len[1], v, sizeof(v));
+        if (v[0])
+            tk_store_add_component_version(c->r->st, c->row, "etcd", v, &err);
     }
     mark_usage(c, ds_source(c));
     mark_usage(c, "apiserver");
@@ -1652,6 +1863,26 @@ static void copy_logs(struct cell *c)
     }
 }
 
+/* Provider kubeconfig: the cluster stays up, and what the cell put into it goes (remote_sweep:
+ * kube-burner's namespaces first, then the agents stop and delete their nodes, then whatever is
+ * still there). */
+static void teardown_remote(struct cell *c)
+{
+    struct tk_err err = {0};
+
+    if (c->r->o->keep && c->att) {
+        say(c->r,
+            "cell %s: kept the agents and their nodes in the cluster; 'turbokube cluster down "
+            "--name %s' stops the agents, which delete their nodes and leases",
+            c->c->id, c->cluster);
+        return;
+    }
+    if (c->att && remote_sweep(c, "after the cell") == 0)
+        say(c->r, "cell %s: nothing of the cell is left in the cluster", c->c->id);
+    if (tk_localcp_down(c->cluster, 0, &err)) /* the marker directory, and any straggler */
+        say(c->r, "cell %s: teardown: %s", c->c->id, err.msg);
+}
+
 static void teardown(struct cell *c)
 {
     struct tk_err err = {0};
@@ -1676,6 +1907,10 @@ static void teardown(struct cell *c)
             c->c->id, c->cluster);
         return;
     }
+    if (c->c->p.provider == TK_EXP_PROVIDER_KUBECONFIG) {
+        teardown_remote(c);
+        return;
+    }
     for (size_t i = 0; i < c->nagents; i++)
         if (c->agents[i].pid > 0 && !c->agents[i].exited)
             tk_proc_stop_group(c->agents[i].pid, 10000);
@@ -1688,6 +1923,7 @@ static void teardown(struct cell *c)
 
 static void cell_release(struct cell *c)
 {
+    tk_attach_free(c->att);
     for (int g = 0; g < c->ncg; g++)
         tk_cgroup_free(c->cg[g]);
     for (int i = 0; i < 3; i++)
@@ -1705,7 +1941,9 @@ static void cell_release(struct cell *c)
 
 /* ---- one cell ------------------------------------------------------------------------------ */
 
-static void host_facts(struct run *r, int64_t row)
+/* The facts of this machine: the control plane's host for provider local, only the agents'
+ * (and kube-burner's) for provider kubeconfig, whose apiserver version comes from /version. */
+static void host_facts(struct run *r, int64_t row, int remote)
 {
     struct utsname u;
     char model[256] = "", line[512];
@@ -1723,7 +1961,7 @@ static void host_facts(struct run *r, int64_t row)
     if (f)
         fclose(f);
     uname(&u);
-    struct tk_host_facts hf = {.host = "local",
+    struct tk_host_facts hf = {.host = remote ? "agents" : "local",
                                .cpu_model = model,
                                .cores = sysconf(_SC_NPROCESSORS_ONLN),
                                .memory_bytes =
@@ -1734,7 +1972,7 @@ static void host_facts(struct run *r, int64_t row)
                              {"kube-scheduler", r->v_k8s}, {"etcd", r->v_etcd},
                              {"kine", r->v_kine},          {"kube-burner", r->v_burner},
                              {"turbokube", TK_VERSION}};
-    for (size_t i = 0; i < sizeof(comp) / sizeof(comp[0]); i++)
+    for (size_t i = remote ? 5 : 0; i < sizeof(comp) / sizeof(comp[0]); i++)
         if (comp[i][1][0])
             tk_store_add_component_version(r->st, row, comp[i][0], comp[i][1], &err);
 }
@@ -1768,7 +2006,7 @@ static enum tk_cell_status run_cell(struct run *r, const struct tk_cell *tc, int
     tk_store_begin(r->st, &err);
     tk_store_set_cell_status(r->st, row, TK_CELL_RUNNING, NULL, &err);
     tk_store_set_cell_dir(r->st, row, c.dir, &err);
-    host_facts(r, row);
+    host_facts(r, row, tc->p.provider == TK_EXP_PROVIDER_KUBECONFIG);
     if (tk_store_commit(r->st, &err))
         say(r, "cell %s: %s", tc->id, err.msg);
 
@@ -2083,6 +2321,14 @@ static cJSON *num(double v)
 }
 
 /* One cell's part of the summary; j is its JSON object (NULL for the table). */
+/* "component=\"etcd\",what=\"usage\"" as "etcd usage". */
+static void label_pair(const char *labels, char *out, size_t n)
+{
+    const char *c = strstr(labels, "component=\""), *w = strstr(labels, "what=\"");
+    int cl = c ? (int)strcspn(c + 11, "\"") : 0, wl = w ? (int)strcspn(w + 6, "\"") : 0;
+    snprintf(out, n, "%.*s %.*s", cl, c ? c + 11 : "", wl, w ? w + 6 : "");
+}
+
 static int summarize_cell(sqlite3 *db, int64_t cell, FILE *out, cJSON *j, struct tk_err *err)
 {
     sqlite3_stmt *s;
@@ -2265,6 +2511,25 @@ static int summarize_cell(sqlite3 *db, int64_t cell, FILE *out, cJSON *j, struct
                     ncp);
         }
     }
+
+    /* what the cell could not measure (provider kubeconfig: remote components) */
+    if (!(s = prep(db,
+                   "SELECT DISTINCT labels FROM samples WHERE cell=?1 AND source='summary' AND "
+                   "metric='not_measured' ORDER BY labels",
+                   cell, err)))
+        return err->code;
+    arr = j ? cJSON_AddArrayToObject(j, "notMeasured") : NULL;
+    for (n = 0; sqlite3_step(s) == SQLITE_ROW; n++) {
+        char what[96];
+        label_pair(col_s(s, 0), what, sizeof(what));
+        if (j)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(what));
+        else
+            fprintf(out, "%s%s", n ? ", " : "  not measured: ", what);
+    }
+    if (!j && n)
+        fputc('\n', out);
+    sqlite3_finalize(s);
 
     /* failure points */
     if (!(s = prep(db,

@@ -7,8 +7,9 @@
  * For each cell (status running, then complete or failed; aborted on a signal):
  *   up        the local control plane at the cell's size and topology (localcp), its cgroup
  *             limits read back and recorded; what the local provider cannot build yet (3 etcd
- *             members, kine over PostgreSQL, latency between hosts, provider kubeconfig, a
- *             Kubernetes version that is not the one built) fails the cell with that reason
+ *             members, kine over PostgreSQL, latency between hosts, a
+ *             Kubernetes version that is not the one built) fails the cell with that reason;
+ *             provider kubeconfig attaches to the existing cluster instead (attach.h)
  *   agents    ceil(nodes / nodesPerAgent) turbokube-agent processes with disjoint node index
  *             ranges and their own /metrics ports; wait until every node is Ready without a
  *             NoSchedule/NoExecute taint and the controller-manager's controllers run
@@ -26,6 +27,14 @@
  * is, tear everything down and mark it aborted; later cells stay pending. A resumed run
  * (resume) reuses the most recent experiment of the same name, skips its complete cells (by
  * cell id) and reruns the others from scratch.
+ *
+ * Provider kubeconfig (experiments/README.md): the agents run here with --cleanup and the
+ * cell's run label, the apiserver is scraped through the kubeconfig's credentials and etcd only
+ * at controlPlane.etcdMetrics; what cannot be measured of remote components (their CPU and
+ * memory, the scheduler's and controller-manager's metrics, cgroup limits) is recorded as
+ * source "summary" metric not_measured {component, what}, never as zeros; three failed
+ * apiserver scrapes in a row are the hard failure "apiserver unreachable"; teardown removes
+ * what the cell put into the cluster (failure "cleanup" for anything left) and never stops it.
  *
  * Every process a cell starts (control plane, agents, kube-burner) carries the owner marker of
  * the cell's cluster directory, so `turbokube cluster down --name tk-<cell id>` stops whatever

@@ -420,11 +420,11 @@ void tk_scraper_free(struct tk_scraper *s)
     free(s);
 }
 
-int tk_scraper_add(struct tk_scraper *s, const char *name, const char *url, pid_t pid, int flags,
-                   struct tk_err *err)
+/* Adds target name; ko (NULL: a process only) is its connection, path its metrics path. */
+static int add_target(struct tk_scraper *s, const char *name, const struct tk_kube_opts *ko,
+                      const char *path, pid_t pid, int flags, struct tk_err *err)
 {
     struct target *t;
-    char server[256];
 
     for (size_t i = 0; i < s->nt; i++)
         if (strcmp(s->t[i]->name, name) == 0)
@@ -434,38 +434,54 @@ int tk_scraper_add(struct tk_scraper *s, const char *name, const char *url, pid_
     t->name = tk_xstrdup(name);
     t->pid = pid;
     t->flags = flags;
-    if (url) {
-        const char *hostp = strstr(url, "://");
-        const char *slash = hostp ? strchr(hostp + 3, '/') : NULL;
-        int tls = strncmp(url, "https://", 8) == 0;
-        if (!hostp) {
-            free(t->name);
-            free(t);
-            return tk_err_set(err, TK_EINVAL, "scrape target '%s': '%s' is not a URL", name, url);
-        }
-        snprintf(server, sizeof(server), "%.*s", (int)(slash ? slash - url : (long)strlen(url)),
-                 url);
-        t->path = tk_xstrdup(slash ? slash : "/metrics");
-        struct tk_kube_opts ko = {
-            .server = server,
-            .ca_pem = tls ? s->ca : NULL,
-            .client_cert_pem = tls ? s->cert : NULL,
-            .client_key_pem = tls ? s->key : NULL,
-            .user_agent = "turbokube-scrape",
-            .max_retries = -1,
-            .timeout_ms = s->timeout_ms,
-        };
-        if (!(t->kube = tk_kube_new(s->loop, &ko, err))) {
+    if (ko) {
+        struct tk_kube_opts o = *ko;
+        o.user_agent = "turbokube-scrape";
+        o.max_retries = -1;
+        o.timeout_ms = s->timeout_ms;
+        if (!(t->kube = tk_kube_new(s->loop, &o, err))) {
             tk_err_prefix(err, "scrape target '%s'", name);
-            free(t->path);
             free(t->name);
             free(t);
             return err->code;
         }
+        t->path = tk_xstrdup(path && path[0] ? path : "/metrics");
     }
     s->t = tk_xrealloc(s->t, (s->nt + 1) * sizeof(*s->t));
     s->t[s->nt++] = t;
     return 0;
+}
+
+int tk_scraper_add(struct tk_scraper *s, const char *name, const char *url, pid_t pid, int flags,
+                   struct tk_err *err)
+{
+    char server[256];
+    const char *hostp, *slash;
+    int tls;
+
+    if (!url)
+        return add_target(s, name, NULL, NULL, pid, flags, err);
+    hostp = strstr(url, "://");
+    slash = hostp ? strchr(hostp + 3, '/') : NULL;
+    tls = strncmp(url, "https://", 8) == 0;
+    if (!hostp)
+        return tk_err_set(err, TK_EINVAL, "scrape target '%s': '%s' is not a URL", name, url);
+    snprintf(server, sizeof(server), "%.*s", (int)(slash ? slash - url : (long)strlen(url)), url);
+    struct tk_kube_opts ko = {
+        .server = server,
+        .ca_pem = tls ? s->ca : NULL,
+        .client_cert_pem = tls ? s->cert : NULL,
+        .client_key_pem = tls ? s->key : NULL,
+    };
+    return add_target(s, name, &ko, slash, pid, flags, err);
+}
+
+int tk_scraper_add_conn(struct tk_scraper *s, const char *name, const struct tk_kube_opts *conn,
+                        const char *path, pid_t pid, int flags, struct tk_err *err)
+{
+    if (!conn || !conn->server)
+        return tk_err_set(err, TK_EINVAL, "scrape target '%s': no server", name);
+    return add_target(s, name, conn, path, pid, flags, err);
 }
 
 void tk_scraper_add_cgroup(struct tk_scraper *s, const char *name, struct tk_cgroup *cg)

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "kube.h"
 #include "store.h"
 
 struct tk_loop;
@@ -107,6 +108,15 @@ enum {
  * a URL the client refuses. Safe between rounds and during one (the target joins the next). */
 int tk_scraper_add(struct tk_scraper *s, const char *name, const char *url, pid_t pid, int flags,
                    struct tk_err *err);
+
+/* As tk_scraper_add, for a target with connection settings of its own instead of the
+ * scraper's PEMs: a remote apiserver through a kubeconfig's credentials (token, client
+ * certificate, CA, insecure, TLS server name), an etcd with its own CA. conn->server is
+ * required ("https://host:6443", a path prefix is kept) and path ("/metrics" when NULL) is
+ * appended to it; every string is copied; user agent, retries (none) and timeout are the
+ * scraper's. TK_EINVAL for no server or settings the client refuses. */
+int tk_scraper_add_conn(struct tk_scraper *s, const char *name, const struct tk_kube_opts *conn,
+                        const char *path, pid_t pid, int flags, struct tk_err *err);
 
 /* Adds a cgroup (borrowed; must outlive the scraper or be removed by freeing the scraper)
  * whose usage is read each round, as source "cgroup" with labels group="name". */

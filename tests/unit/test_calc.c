@@ -248,7 +248,7 @@ static void add_cell(struct tk_res_set *s, double nodes, double p99)
 
 TK_TEST(leave_one_out_by_hand)
 {
-    struct tk_res_set s = {tk_xcalloc(3, sizeof(struct tk_res_cell)), 0};
+    struct tk_res_set s = {tk_xcalloc(4, sizeof(struct tk_res_cell)), 0};
     struct tk_calc_data d;
     struct tk_calc_loo loo;
     char text[600];
@@ -256,7 +256,13 @@ TK_TEST(leave_one_out_by_hand)
     add_cell(&s, 100, 0.1);
     add_cell(&s, 200, 0.3);
     add_cell(&s, 300, 0.4);
+    /* a provider kubeconfig cell has no size: it is no point of any size */
+    add_cell(&s, 250, 9.0);
+    s.cells[3].cpu_milli = s.cells[3].memory_bytes = 0;
+    s.cells[3].size[0] = '\0';
     tk_calc_data_build(&s, 0.2, &d);
+    CHECK_INT(d.nsizes, 1);
+    CHECK_INT(d.npoints, 3);
     tk_calc_loo(&d, &loo);
     /* without 100: the line through (200, 0.3) and (300, 0.4) gives 0.2, error 100 %;
      * without 200: halfway between 0.1 and 0.4 is 0.25, error 1/6;

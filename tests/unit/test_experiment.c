@@ -8,6 +8,7 @@
 #include "experiment.h"
 #include "plan.h"
 #include "tktest.h"
+#include "tktest_tmp.h"
 
 static const char *data_dir(void)
 {
@@ -455,21 +456,126 @@ TK_TEST(estimate_model)
     CHECK_STR(s, "1h02m");
 }
 
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f)
+        fclose(f);
+}
+
+/* Loads text as if it were the file dir/t.yaml. */
+static struct tk_experiment *load_in(const char *dir, const char *text, struct tk_err *err)
+{
+    char name[512];
+    struct tk_experiment *e = NULL;
+    snprintf(name, sizeof(name), "%s/t.yaml", dir);
+    tk_err_clear(err);
+    tk_experiment_load_string(&e, name, text, strlen(text), err);
+    return e;
+}
+
 TK_TEST(kubeconfig_provider)
 {
     struct tk_err err = {0};
-    struct tk_experiment *e = load_str("name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: "
-                                       "/etc/kube.conf}\nagents: {fidelity: kubelet}\n",
-                                       &err);
+    char dir[256], kc[320], ca[320], text[1024];
+    snprintf(dir, sizeof(dir), "%s", tk_test_tmp_path(""));
+    dir[strlen(dir) - 1] = '\0'; /* no trailing slash */
+    snprintf(kc, sizeof(kc), "%s/kube.conf", dir);
+    snprintf(ca, sizeof(ca), "%s/etcd-ca.crt", dir);
+    touch(kc);
+    touch(ca);
+
+    /* relative paths resolve against the experiment file's directory */
+    struct tk_experiment *e =
+        load_in(dir,
+                "name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf, "
+                "etcdMetrics: 'https://10.0.0.5:2379/metrics', etcdCA: etcd-ca.crt}\n",
+                &err);
+    if (!e)
+        fprintf(stderr, "  %s\n", err.msg);
     CHECK(e != NULL);
     CHECK_INT(e->cells[0].p.provider, TK_EXP_PROVIDER_KUBECONFIG);
-    CHECK_STR(e->cells[0].p.kubeconfig, "/etc/kube.conf");
+    CHECK_STR(e->cells[0].p.kubeconfig, kc);
+    CHECK_STR(e->cells[0].p.etcd_metrics, "https://10.0.0.5:2379/metrics");
+    CHECK_STR(e->cells[0].p.etcd_ca, ca);
+    CHECK(e->cells[0].p.etcd_cert == NULL && e->cells[0].p.etcd_key == NULL);
     CHECK_INT(e->cells[0].p.nhosts, 0);
     CHECK(param(&e->cells[0], "controlPlane.hosts.cp.cpus") == NULL);
-    CHECK_STR(param(&e->cells[0], "controlPlane.kubeconfig"), "/etc/kube.conf");
+    CHECK(param(&e->cells[0], "controlPlane.datastore") == NULL);
+    CHECK(param(&e->cells[0], "controlPlane.etcdMembers") == NULL);
+    CHECK(param(&e->cells[0], "controlPlane.kubernetesVersion") == NULL);
+    CHECK_STR(param(&e->cells[0], "controlPlane.kubeconfig"), kc);
+    CHECK_STR(param(&e->cells[0], "controlPlane.etcdCA"), ca);
+    CHECK(param(&e->cells[0], "controlPlane.etcdKey") == NULL); /* not given: absent */
     /* no bring-up in the estimate */
     CHECK_NEAR((double)e->cells[0].estimate_ns / 1e9, 6 + (1000 / 20.0 + 3 + 5) + (10 + 5 + 10),
                1e-6);
+    tk_experiment_free(e);
+
+    /* ~/ is $HOME's; without a kubeconfig the run uses $KUBECONFIG */
+    char *home = getenv("HOME") ? tk_xstrdup(getenv("HOME")) : NULL;
+    setenv("HOME", dir, 1);
+    e = load_in("/nonexistent",
+                "name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: ~/kube.conf}\n", &err);
+    CHECK(e != NULL);
+    if (e)
+        CHECK_STR(e->cells[0].p.kubeconfig, kc);
+    tk_experiment_free(e);
+    if (home)
+        setenv("HOME", home, 1);
+    free(home);
+    e = load_in(dir, "name: k\ncontrolPlane: {provider: kubeconfig}\n", &err);
+    CHECK(e != NULL);
+    if (e)
+        CHECK(e->cells[0].p.kubeconfig == NULL);
+    tk_experiment_free(e);
+
+    /* what only the local provider can build is refused, each key by name */
+    static const char *const local_only[] = {"kubernetesVersion: v1.36.3",
+                                             "datastore: kine-sqlite",
+                                             "etcdMembers: 3",
+                                             "hosts: [{name: cp, cpus: 2, memory: 4Gi}]",
+                                             "placement: {etcd: cp}",
+                                             "latency: 2ms",
+                                             "apiserverArgs: [--max-requests-inflight=800]"};
+    for (size_t i = 0; i < sizeof(local_only) / sizeof(local_only[0]); i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "%.*s", (int)strcspn(local_only[i], ":"), local_only[i]);
+        snprintf(text, sizeof(text),
+                 "name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf, %s}\n",
+                 local_only[i]);
+        e = load_in(dir, text, &err);
+        CHECK(e == NULL);
+        char want[128];
+        snprintf(want, sizeof(want), "controlPlane.%s does not apply to provider kubeconfig", key);
+        CHECK_CONTAINS(err.msg, want);
+        tk_experiment_free(e);
+    }
+    /* ... and the kubeconfig provider's keys on a local control plane */
+    static const char *const remote_only[] = {"kubeconfig", "etcdMetrics", "etcdCA", "etcdCert",
+                                              "etcdKey"};
+    for (size_t i = 0; i < sizeof(remote_only) / sizeof(remote_only[0]); i++) {
+        snprintf(text, sizeof(text), "name: k\ncontrolPlane: {%s: 'http://x/metrics'}\n",
+                 remote_only[i]);
+        e = load_in(dir, text, &err);
+        CHECK(e == NULL);
+        char want[128];
+        snprintf(want, sizeof(want), "controlPlane.%s applies to provider kubeconfig only",
+                 remote_only[i]);
+        CHECK_CONTAINS(err.msg, want);
+        tk_experiment_free(e);
+    }
+    /* a mixed matrix: the local alternative keeps its sizes, the kubeconfig one has none */
+    e = load_in(dir,
+                "name: k\ncontrolPlane:\n  - {hosts: [{name: cp, cpus: 4, memory: 8Gi}]}\n"
+                "  - {provider: kubeconfig, kubeconfig: kube.conf}\n",
+                &err);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK_INT(e->ncells, 2);
+        CHECK_STR(param(&e->cells[0], "controlPlane.hosts.cp.cpus"), "4");
+        CHECK(param(&e->cells[1], "controlPlane.hosts.cp.cpus") == NULL);
+    }
     tk_experiment_free(e);
 }
 

@@ -92,10 +92,14 @@ TK_TEST(topology_refusals)
     CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
     CHECK_CONTAINS(why, "etcdMembers 3");
 
+    /* provider kubeconfig attaches (phase_up never asks for a topology): nothing to map,
+     * and the local groups are left alone */
     p = one_host();
     p.provider = TK_EXP_PROVIDER_KUBECONFIG;
+    memset(&o, 0, sizeof(o));
     CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "provider kubeconfig");
+    CHECK_CONTAINS(why, "provider kubeconfig attaches to an existing cluster");
+    CHECK_INT(o.cpu_millis, 0);
 
     /* scheduler on one host, controller-manager on another */
     p = one_host();
@@ -389,6 +393,12 @@ TK_TEST(summary_reads_what_a_cell_recorded)
     CHECK_INT(tk_store_add_usage(st, cell, "turbokube", 1.0, 20LL << 20, &err), 0);
     struct tk_store_sample ls = {1, "summary", "load_seconds", "", 60};
     CHECK_INT(tk_store_add_samples(st, cell, &ls, 1, &err), 0);
+    /* what a provider kubeconfig cell could not measure, twice: listed once */
+    struct tk_store_sample nm[3] = {
+        {1, "summary", "not_measured", "component=\"scheduler\",what=\"usage\"", 1},
+        {1, "summary", "not_measured", "component=\"etcd\",what=\"metrics\"", 1},
+        {2, "summary", "not_measured", "component=\"etcd\",what=\"metrics\"", 1}};
+    CHECK_INT(tk_store_add_samples(st, cell, nm, 3, &err), 0);
     struct tk_failure_point fp = {.t_ms = 5,
                                   .kind = TK_FAILURE_SOFT,
                                   .what = "slo:mutating POST pods",
@@ -415,6 +425,7 @@ TK_TEST(summary_reads_what_a_cell_recorded)
     CHECK_CONTAINS(text, "soft slo:mutating POST pods: p99 1.5s");
     CHECK_CONTAINS(text, "cell 1  bbbbbbbbbbbb  failed");
     CHECK_CONTAINS(text, "exit reason: unsupported: x");
+    CHECK_CONTAINS(text, "  not measured: etcd metrics, scheduler usage\n");
     /* the POST row, most requested, comes first */
     CHECK(strstr(text, "POST     pods") < strstr(text, "GET      nodes"));
     free(text);
@@ -431,6 +442,9 @@ TK_TEST(summary_reads_what_a_cell_recorded)
     cJSON *api0 = cJSON_GetArrayItem(cJSON_GetObjectItem(c0, "apiserver"), 0);
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(api0, "verb")), "POST");
     CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(api0, "p99")), 0.048, 1e-12);
+    cJSON *nmj = cJSON_GetObjectItem(c0, "notMeasured");
+    CHECK_INT(cJSON_GetArraySize(nmj), 2);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(nmj, 0)), "etcd metrics");
     cJSON *cp = cJSON_GetObjectItem(c0, "controlPlane");
     CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(cp, "cpuSeconds")), 40.0, 1e-9);
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cells, 1), "exitReason")),

@@ -179,6 +179,8 @@ TK_TEST(hist_summary_adds_series_up)
 
 /* ---- the scraper against a loopback server ---------------------------------------------- */
 
+static atomic_int sc_token_seen; /* the remote target's request carried its token */
+
 struct srv {
     int lfd, port;
     atomic_int stop;
@@ -209,14 +211,17 @@ static void *srv_main(void *arg)
             if (strstr(req, "\r\n\r\n"))
                 break;
         }
+        if (strstr(req, "GET /prefix/metrics ") && strstr(req, "Authorization: Bearer t0ken\r\n"))
+            atomic_store(&sc_token_seen, 1);
         char head[256];
         int hl = snprintf(head, sizeof(head),
                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
                           "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                           s->body_len);
+        /* counted before the answer: the client may finish before this thread runs again */
+        atomic_fetch_add(&s->served, 1);
         if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl)
             send(fd, s->body, s->body_len, MSG_NOSIGNAL);
-        atomic_fetch_add(&s->served, 1);
         close(fd);
     }
     return NULL;
@@ -352,6 +357,27 @@ TK_TEST(scraper_rounds_on_the_loop)
     CHECK_INT(tk_loop_run_until(loop, rounds_at_least, &x, tk_now_ns() + 10000000000LL), 0);
     CHECK_INT(x.n, 2);
     CHECK(atomic_load(&s.served) >= 2);
+
+    /* a target with its own connection (a remote apiserver through a kubeconfig's token):
+     * the server's path prefix is kept and the token is sent; the others keep theirs */
+    char server[64];
+    snprintf(server, sizeof(server), "http://127.0.0.1:%d/prefix", s.port);
+    struct tk_kube_opts conn = {.server = server, .token = "t0ken"};
+    CHECK_INT(tk_scraper_add_conn(sc, "remote", &conn, "/metrics", 0, TK_SCRAPE_KEEP_TEXT, &err),
+              0);
+    CHECK_INT(tk_scraper_add_conn(sc, "remote", &conn, NULL, 0, 0, &err), TK_EINVAL);
+    err.code = 0;
+    struct tk_kube_opts none = {0};
+    CHECK_INT(tk_scraper_add_conn(sc, "none", &none, NULL, 0, 0, &err), TK_EINVAL);
+    err.code = 0;
+    sc_token_seen = 0;
+    CHECK_INT(tk_scraper_request(sc), 3);
+    x.want = 3;
+    CHECK_INT(tk_loop_run_until(loop, rounds_at_least, &x, tk_now_ns() + 10000000000LL), 0);
+    CHECK(tk_scraper_text(sc, "remote", &len) != NULL);
+    CHECK_INT(x.targets, 3);
+    CHECK_INT(x.failed, 1);
+    CHECK_INT(sc_token_seen, 1);
 
     tk_scraper_free(sc);
     tk_loop_free(loop);

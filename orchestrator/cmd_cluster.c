@@ -27,6 +27,7 @@ static void usage(FILE *f)
             "\n"
             "up:\n"
             "      --datastore etcd|kine kine stores in SQLite (default: etcd)\n"
+            "      --etcd-members 1|3    etcd cluster size (default: 1)\n"
             "      --port PORT           apiserver port (default: a free one)\n"
             "      --cpus CPUS           CPU limit of the control-plane cgroup (\"2\", \"1500m\")\n"
             "      --memory SIZE         memory limit of the control-plane cgroup (\"4Gi\")\n"
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 
 enum {
     O_DATASTORE = 256,
+    O_MEMBERS,
     O_PORT,
     O_CPUS,
     O_MEMORY,
@@ -105,6 +107,7 @@ int cmd_cluster(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"datastore", required_argument, NULL, O_DATASTORE},
+        {"etcd-members", required_argument, NULL, O_MEMBERS},
         {"port", required_argument, NULL, O_PORT},
         {"cpus", required_argument, NULL, O_CPUS},
         {"memory", required_argument, NULL, O_MEMORY},
@@ -159,6 +162,13 @@ int cmd_cluster(int argc, char **argv)
                 tk_cmd_fail("--datastore '%s': want etcd or kine", optarg);
                 goto out;
             }
+            break;
+        case O_MEMBERS:
+            if (strcmp(optarg, "1") && strcmp(optarg, "3")) {
+                tk_cmd_fail("--etcd-members '%s': want 1 or 3", optarg);
+                goto out;
+            }
+            o.etcd_members = atoi(optarg);
             break;
         case O_PORT:
             if (parse_port(optarg, &o.apiserver_port))

@@ -30,13 +30,16 @@
  * 32,768 /24 node ranges, enough for the largest fleets. */
 #define CLUSTER_CIDR "10.128.0.0/9"
 
-enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_N };
-_Static_assert((int)C_N == (int)TK_LOCALCP_NCOMP,
-               "cluster.json lists every component of tk_localcp_info");
+/* The core components first, in the order tk_localcp_info promises; then the others. etcd's
+ * member 0 is C_STORE, members 1 and 2 are C_ETCD1 and C_ETCD2. */
+enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_ETCD1, C_ETCD2, C_MAX };
+_Static_assert((int)C_SCHED + 1 == (int)TK_LOCALCP_NCOMP, "the core components come first");
+_Static_assert((int)C_MAX <= (int)TK_LOCALCP_MAXCOMP, "tk_localcp_info holds every component");
 
 struct comp {
-    const char *name;  /* etcd | kine | kube-apiserver | ... */
+    const char *name;  /* etcd | kine | kube-apiserver | ... | etcd-1 | etcd-2 */
     const char *group; /* cgroup name within the cluster, or NULL */
+    int on;            /* part of this cluster */
     int port;          /* main (secure) port */
     int port2, port3;  /* etcd: peer, metrics; kine: metrics */
     char *health_url;
@@ -47,9 +50,22 @@ struct comp {
 struct cluster {
     char *name, *dir, *pki, *cache;
     const struct tk_localcp_opts *opts;
-    struct comp c[C_N];
+    int members; /* etcd members: 1 or 3 */
+    struct comp c[C_MAX];
     struct tk_cgroup *cg_cp, *cg_etcd, *cg_aux;
 };
+
+/* The component index of etcd member m. */
+static int member(int m)
+{
+    return m == 0 ? C_STORE : C_ETCD1 + m - 1;
+}
+
+/* What a component stands for when it is placed: every etcd member is the datastore. */
+static int role(int i)
+{
+    return i >= C_ETCD1 ? C_STORE : i;
+}
 
 static const char *ds_name(enum tk_localcp_datastore ds)
 {
@@ -134,9 +150,20 @@ static int port_in_use(int port)
 
 static int pick_ports(struct cluster *cl, struct tk_err *err)
 {
-    int taken[8], n = 0;
-    int *slots[] = {&cl->c[C_APISERVER].port, &cl->c[C_STORE].port, &cl->c[C_STORE].port2,
-                    &cl->c[C_STORE].port3,    &cl->c[C_CM].port,    &cl->c[C_SCHED].port};
+    int taken[3 * C_MAX], n = 0, ns = 0;
+    int *slots[3 * C_MAX];
+
+    for (int i = 0; i < C_MAX; i++) {
+        struct comp *c = &cl->c[i];
+        if (!c->on)
+            continue;
+        slots[ns++] = &c->port;
+        if (role(i) == C_STORE) {
+            if (cl->opts->datastore == TK_DS_ETCD)
+                slots[ns++] = &c->port2;
+            slots[ns++] = &c->port3;
+        }
+    }
 
     if (cl->opts->apiserver_port) {
         if (port_in_use(cl->opts->apiserver_port))
@@ -147,7 +174,7 @@ static int pick_ports(struct cluster *cl, struct tk_err *err)
         cl->c[C_APISERVER].port = cl->opts->apiserver_port;
         taken[n++] = cl->opts->apiserver_port;
     }
-    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+    for (int i = 0; i < ns; i++) {
         if (*slots[i])
             continue;
         if ((*slots[i] = free_port(taken, n)) < 0)
@@ -255,9 +282,11 @@ static void argv_free(struct argv *a)
     a->n = 0;
 }
 
-static void store_argv(struct cluster *cl, struct argv *a)
+/* etcd member m (0 for a single member, which keeps the cluster's name and data directory). */
+static void store_argv(struct cluster *cl, int m, struct argv *a)
 {
-    struct comp *s = &cl->c[C_STORE];
+    struct comp *s = &cl->c[member(m)];
+    struct tk_buf initial;
     if (cl->opts->datastore == TK_DS_KINE_SQLITE) {
         arg(a, "%s/bin/kine", cl->cache);
         arg(a, "--endpoint=sqlite://%s/kine/state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
@@ -266,14 +295,30 @@ static void store_argv(struct cluster *cl, struct argv *a)
         arg(a, "--metrics-bind-address=127.0.0.1:%d", s->port3);
         return;
     }
+    tk_buf_init(&initial, 0);
+    for (int k = 0; k < cl->members; k++) {
+        if (cl->members == 1)
+            tk_buf_printf(&initial, "%s=", cl->name);
+        else
+            tk_buf_printf(&initial, "%s%s-%d=", k ? "," : "", cl->name, k);
+        tk_buf_printf(&initial, "http://127.0.0.1:%d", cl->c[member(k)].port2);
+    }
     arg(a, "%s/bin/etcd", cl->cache);
-    arg(a, "--name=%s", cl->name);
-    arg(a, "--data-dir=%s/etcd", cl->dir);
+    if (cl->members == 1) {
+        arg(a, "--name=%s", cl->name);
+        arg(a, "--data-dir=%s/etcd", cl->dir);
+    } else {
+        arg(a, "--name=%s-%d", cl->name, m);
+        arg(a, "--data-dir=%s/etcd/%d", cl->dir, m);
+        arg(a, "--initial-cluster-token=%s", cl->name);
+        arg(a, "--initial-cluster-state=new");
+    }
     arg(a, "--listen-client-urls=http://127.0.0.1:%d", s->port);
     arg(a, "--advertise-client-urls=http://127.0.0.1:%d", s->port);
     arg(a, "--listen-peer-urls=http://127.0.0.1:%d", s->port2);
     arg(a, "--initial-advertise-peer-urls=http://127.0.0.1:%d", s->port2);
-    arg(a, "--initial-cluster=%s=http://127.0.0.1:%d", cl->name, s->port2);
+    arg(a, "--initial-cluster=%s", initial.data);
+    tk_buf_release(&initial);
     arg(a, "--listen-metrics-urls=http://127.0.0.1:%d", s->port3);
     arg(a, "--quota-backend-bytes=%lld", 8LL << 30);
     arg(a, "--log-level=warn");
@@ -286,7 +331,12 @@ static void apiserver_argv(struct cluster *cl, struct argv *a)
     arg(a, "--bind-address=127.0.0.1");
     arg(a, "--advertise-address=127.0.0.1");
     arg(a, "--secure-port=%d", cl->c[C_APISERVER].port);
-    arg(a, "--etcd-servers=http://127.0.0.1:%d", cl->c[C_STORE].port);
+    struct tk_buf servers;
+    tk_buf_init(&servers, 0);
+    for (int m = 0; m < cl->members; m++)
+        tk_buf_printf(&servers, "%shttp://127.0.0.1:%d", m ? "," : "", cl->c[member(m)].port);
+    arg(a, "--etcd-servers=%s", servers.data);
+    tk_buf_release(&servers);
     arg(a, "--service-cluster-ip-range=" SERVICE_CIDR);
     arg(a, "--tls-cert-file=%s/apiserver.crt", p);
     arg(a, "--tls-private-key-file=%s/apiserver.key", p);
@@ -361,15 +411,18 @@ static int save_state(struct cluster *cl, struct tk_err *err)
     cJSON_AddStringToObject(root, "name", cl->name);
     cJSON_AddStringToObject(root, "dir", cl->dir);
     cJSON_AddStringToObject(root, "datastore", ds_name(cl->opts->datastore));
+    cJSON_AddNumberToObject(root, "etcd_members", cl->members);
     cJSON_AddNumberToObject(root, "created_unix", (double)time(NULL));
     cJSON_AddStringToObject(root, "cgroup_version", tk_cgroup_version() ? tk_cgroup_version() : "");
-    for (int i = 0; i < C_N; i++) {
+    for (int i = 0; i < C_MAX; i++) {
         struct comp *c = &cl->c[i];
+        if (!c->on)
+            continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", c->name);
         cJSON_AddNumberToObject(o, "pid", c->pid);
         cJSON_AddNumberToObject(o, "port", c->port);
-        if (i == C_STORE) {
+        if (role(i) == C_STORE) {
             cJSON_AddNumberToObject(o, "peer_port", c->port2);
             cJSON_AddNumberToObject(o, "metrics_port", c->port3);
         }
@@ -415,11 +468,12 @@ static cJSON *load_state(const char *dir)
 /* ---- probing ---------------------------------------------------------------------------- */
 
 /* One client per probe target: etcd speaks plain HTTP, the rest TLS against our CA; the
- * apiserver is asked with the admin identity. */
+ * apiserver is asked with the admin identity. Targets are numbered by the caller (component
+ * index at bring-up, position in cluster.json for status); a NULL URL is no target. */
 struct prober {
     struct tk_loop *loop;
     int own_loop; /* 0 when the caller lent its loop (tk_localcp_opts.loop) */
-    struct tk_kube *kube[C_N];
+    struct tk_kube *kube[TK_LOCALCP_MAXCOMP];
 };
 
 static char *read_all(const char *path)
@@ -437,8 +491,9 @@ static char *read_all(const char *path)
     return tk_buf_detach(&b);
 }
 
-static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki,
-                       char *const urls[C_N], struct tk_err *err)
+/* urls[0..n): the targets; target api is asked with the admin identity. */
+static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki, char *const *urls,
+                       int n, int api, struct tk_err *err)
 {
     char *ca_path = tk_xasprintf("%s/ca.crt", pki), *crt_path = tk_xasprintf("%s/admin.crt", pki),
          *key_path = tk_xasprintf("%s/admin.key", pki);
@@ -458,15 +513,17 @@ static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki,
         rc = err->code;
         goto out;
     }
-    for (int i = 0; i < C_N; i++) {
+    for (int i = 0; i < n && i < TK_LOCALCP_MAXCOMP; i++) {
         char server[128];
         const char *u = urls[i];
+        if (!u)
+            continue;
         const char *slash = strchr(u + strlen("https://"), '/');
         snprintf(server, sizeof(server), "%.*s", (int)(slash ? slash - u : (long)strlen(u)), u);
         struct tk_kube_opts o = {.server = server, .user_agent = "turbokube-probe"};
         if (strncmp(u, "https:", 6) == 0) {
             o.ca_pem = ca;
-            if (i == C_APISERVER) {
+            if (i == api) {
                 o.client_cert_pem = crt;
                 o.client_key_pem = key;
             }
@@ -488,24 +545,29 @@ out:
 
 static void prober_release(struct prober *p)
 {
-    for (int i = 0; i < C_N; i++)
+    for (int i = 0; i < TK_LOCALCP_MAXCOMP; i++)
         tk_kube_free(p->kube[i]);
     if (p->own_loop)
         tk_loop_free(p->loop);
 }
 
-/* 1 when url answers 200 within timeout_ms; for etcd the body must say it is healthy. */
+/* 1 when url answers 200 within timeout_ms; etcd's /health must also say it is healthy. */
 static int probe(struct prober *p, int i, const char *url, int timeout_ms, char *why, size_t n)
 {
     const char *path = strchr(url + strlen("https://"), '/');
     struct tk_err err = {0};
     long status = 0;
     char *body = NULL;
-    int ok;
+    int ok, etcd = path && strcmp(path, "/health") == 0;
 
+    if (!p->kube[i]) {
+        if (why)
+            snprintf(why, n, "no probe for %s", url);
+        return 0;
+    }
     tk_kube_request_sync(p->kube[i], "GET", path ? path : "/", NULL, NULL, &status, &body,
                          timeout_ms, &err);
-    ok = status == 200 && (i != C_STORE || !body || !strstr(body, "\"false\""));
+    ok = status == 200 && (!etcd || !body || !strstr(body, "\"false\""));
     if (!ok && why)
         snprintf(why, n, "%s", err.code ? err.msg : body ? body : "no answer");
     free(body);
@@ -594,6 +656,7 @@ static int setup_cgroups(struct cluster *cl, struct tk_err *err)
 static struct tk_cgroup *group_for(struct cluster *cl, int i, const char **name)
 {
     *name = NULL;
+    i = role(i);
     if (i == C_STORE && cl->cg_etcd) {
         *name = "etcd";
         return cl->cg_etcd;
@@ -615,9 +678,9 @@ static int start_comp(struct cluster *cl, int i, struct tk_err *err)
     struct tk_cgroup *cg = group_for(cl, i, &c->group);
     int rc;
 
-    switch (i) {
+    switch (role(i)) {
     case C_STORE:
-        store_argv(cl, &a);
+        store_argv(cl, i == C_STORE ? 0 : i - C_ETCD1 + 1, &a);
         break;
     case C_APISERVER:
         apiserver_argv(cl, &a);
@@ -647,19 +710,20 @@ static void fail_with_log(struct comp *c, const char *why, struct tk_err *err)
     tk_buf_release(&tail);
 }
 
-/* Waits until components [from, to) are ready, or one dies, or the deadline passes. */
-static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, int64_t deadline,
+/* Waits until the components in mask (bit i: component i) are ready, or one dies, or the
+ * deadline passes. */
+static int wait_ready(struct cluster *cl, struct prober *p, unsigned mask, int64_t deadline,
                       struct tk_err *err)
 {
-    int ready[C_N] = {0};
+    int ready[C_MAX] = {0};
     char why[256] = "";
 
     for (;;) {
         int all = 1;
         if (cl->opts->cancelled && cl->opts->cancelled(cl->opts->cancel_ud))
             return tk_err_set(err, TK_ESTATE, "bring-up cancelled");
-        for (int i = from; i < to; i++) {
-            if (ready[i])
+        for (int i = 0; i < C_MAX; i++) {
+            if (!(mask & (1u << i)) || !cl->c[i].on || ready[i])
                 continue;
             if (!tk_proc_alive(cl->c[i].pid)) {
                 fail_with_log(&cl->c[i], "exited during start-up", err);
@@ -673,8 +737,8 @@ static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, in
         if (all)
             return 0;
         if (tk_now_ns() > deadline) {
-            for (int i = from; i < to; i++)
-                if (!ready[i]) {
+            for (int i = 0; i < C_MAX; i++)
+                if ((mask & (1u << i)) && cl->c[i].on && !ready[i]) {
                     char msg[300];
                     snprintf(msg, sizeof(msg), "not ready in time (%.150s)", why);
                     fail_with_log(&cl->c[i], msg, err);
@@ -688,10 +752,11 @@ static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, in
 
 static void init_comps(struct cluster *cl)
 {
-    static const char *const names[C_N] = {"etcd", "kube-apiserver", "kube-controller-manager",
-                                           "kube-scheduler"};
-    for (int i = 0; i < C_N; i++) {
+    static const char *const names[C_MAX] = {
+        "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd-1", "etcd-2"};
+    for (int i = 0; i < C_MAX; i++) {
         cl->c[i].name = i == C_STORE ? ds_name(cl->opts->datastore) : names[i];
+        cl->c[i].on = i <= C_SCHED || (i <= C_ETCD2 && i - C_ETCD1 + 1 < cl->members);
         cl->c[i].log = tk_xasprintf("%s/logs/%s.log", cl->dir, cl->c[i].name);
     }
 }
@@ -704,6 +769,8 @@ static void set_health_urls(struct cluster *cl)
     c[C_STORE].health_url = cl->opts->datastore == TK_DS_KINE_SQLITE
                                 ? tk_xasprintf("http://127.0.0.1:%d/metrics", c[C_STORE].port3)
                                 : tk_xasprintf("http://127.0.0.1:%d/health", c[C_STORE].port);
+    for (int m = 1; m < cl->members; m++)
+        c[member(m)].health_url = tk_xasprintf("http://127.0.0.1:%d/health", c[member(m)].port);
     c[C_APISERVER].health_url = tk_xasprintf("https://127.0.0.1:%d/readyz", c[C_APISERVER].port);
     c[C_CM].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_CM].port);
     c[C_SCHED].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_SCHED].port);
@@ -711,7 +778,7 @@ static void set_health_urls(struct cluster *cl)
 
 static void cluster_release(struct cluster *cl)
 {
-    for (int i = 0; i < C_N; i++) {
+    for (int i = 0; i < C_MAX; i++) {
         free(cl->c[i].health_url);
         free(cl->c[i].log);
     }
@@ -726,8 +793,8 @@ static void cluster_release(struct cluster *cl)
 
 static int already_up(const char *dir)
 {
-    pid_t pids[4];
-    return tk_proc_find_marked(dir, pids, 4) > 0;
+    pid_t pids[C_MAX];
+    return tk_proc_find_marked(dir, pids, C_MAX) > 0;
 }
 
 static int prepare_dirs(struct cluster *cl, struct tk_err *err)
@@ -759,19 +826,25 @@ static int bring_up(struct cluster *cl, struct tk_err *err)
         (rc = setup_cgroups(cl, err)))
         return rc;
     set_health_urls(cl);
-    char *urls[C_N];
-    for (int i = 0; i < C_N; i++)
-        urls[i] = cl->c[i].health_url;
-    if ((rc = prober_init(&p, cl->opts->loop, cl->pki, urls, err)))
+    char *urls[C_MAX];
+    for (int i = 0; i < C_MAX; i++)
+        urls[i] = cl->c[i].on ? cl->c[i].health_url : NULL;
+    if ((rc = prober_init(&p, cl->opts->loop, cl->pki, urls, C_MAX, C_APISERVER, err)))
         return rc;
-    /* Order matters: storage, then the apiserver, then the two controllers together. */
-    if (!(rc = start_comp(cl, C_STORE, err)) && !(rc = save_state(cl, err)))
-        rc = wait_ready(cl, &p, C_STORE, C_STORE + 1, deadline, err);
+    /* Order matters: storage (every etcd member at once: each waits for a quorum), then the
+     * apiserver, then the two controllers together. */
+    unsigned store = 0;
+    for (int m = 0; m < cl->members && !rc; m++) {
+        rc = start_comp(cl, member(m), err);
+        store |= 1u << member(m);
+    }
+    if (!rc && !(rc = save_state(cl, err)))
+        rc = wait_ready(cl, &p, store, deadline, err);
     if (!rc && !(rc = start_comp(cl, C_APISERVER, err)) && !(rc = save_state(cl, err)))
-        rc = wait_ready(cl, &p, C_APISERVER, C_APISERVER + 1, deadline, err);
+        rc = wait_ready(cl, &p, 1u << C_APISERVER, deadline, err);
     if (!rc && !(rc = start_comp(cl, C_CM, err)) && !(rc = start_comp(cl, C_SCHED, err)) &&
         !(rc = save_state(cl, err)))
-        rc = wait_ready(cl, &p, C_CM, C_N, deadline, err);
+        rc = wait_ready(cl, &p, 1u << C_CM | 1u << C_SCHED, deadline, err);
     prober_release(&p);
     if (!rc)
         progress(cl, "up in %.1fs; apiserver https://127.0.0.1:%d", (tk_now_ns() - t0) / 1e9,
@@ -788,7 +861,12 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
         return tk_err_set(err, TK_EINVAL,
                           "cluster name '%s': use 1-40 of a-z, 0-9 and '-', not starting with '-'",
                           opts->name);
+    if (opts->etcd_members != 0 && opts->etcd_members != 1 && opts->etcd_members != 3)
+        return tk_err_set(err, TK_EINVAL, "etcd members %d: want 1 or 3", opts->etcd_members);
+    if (opts->etcd_members == 3 && opts->datastore != TK_DS_ETCD)
+        return tk_err_set(err, TK_EINVAL, "3 etcd members need the etcd datastore, not kine");
     cl.opts = opts;
+    cl.members = opts->etcd_members == 3 ? 3 : 1;
     cl.name = tk_xstrdup(opts->name);
     cl.dir = tk_localcp_dir(opts->name);
     cl.pki = tk_xasprintf("%s/pki", cl.dir);
@@ -805,7 +883,7 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
     tk_localcp_down(cl.name, 0, NULL);
     if ((rc = bring_up(&cl, err))) {
         tk_err_prefix(err, "cluster %s", cl.name);
-        for (int i = C_N - 1; i >= 0; i--)
+        for (int i = C_MAX - 1; i >= 0; i--)
             if (cl.c[i].pid > 0)
                 tk_proc_stop_group(cl.c[i].pid, 5000);
         if (cl.cg_cp)
@@ -848,6 +926,15 @@ static int rm_rf(const char *path)
     return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The position in cluster.json of the k-th of n components to stop: the core ones backwards
+ * (scheduler ... datastore), then the others backwards. */
+static int stop_position(int k, int n)
+{
+    if (n <= TK_LOCALCP_NCOMP || k >= TK_LOCALCP_NCOMP)
+        return n - 1 - (n <= TK_LOCALCP_NCOMP ? k : k - TK_LOCALCP_NCOMP);
+    return TK_LOCALCP_NCOMP - 1 - k;
+}
+
 int tk_localcp_down(const char *name, int keep, struct tk_err *err)
 {
     char *dir = tk_localcp_dir(name);
@@ -861,11 +948,13 @@ int tk_localcp_down(const char *name, int keep, struct tk_err *err)
         cJSON_Delete(st);
         return tk_err_set(err, TK_EINVAL, "cluster name '%s' is not valid", name);
     }
-    /* Controllers first, storage last, so nothing writes to a store that is gone. */
+    /* Controllers first, then the apiserver and the datastore, so nothing writes to a store
+     * that is gone; then what serves the datastore (etcd's other members). */
     if (st) {
         cJSON *comps = cJSON_GetObjectItem(st, "components");
-        for (int i = cJSON_GetArraySize(comps) - 1; i >= 0; i--) {
-            c = cJSON_GetArrayItem(comps, i);
+        int ncomps = cJSON_GetArraySize(comps);
+        for (int k = 0; k < ncomps; k++) {
+            c = cJSON_GetArrayItem(comps, stop_position(k, ncomps));
             int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
             if (pid > 1 && tk_proc_alive(pid)) {
                 tk_proc_stop_group(pid, 10000);
@@ -899,7 +988,7 @@ int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk
     char *dir = tk_localcp_dir(name), *pki = tk_xasprintf("%s/pki", dir);
     cJSON *st = load_state(dir), *comps, *arr = NULL;
     struct prober p;
-    char *urls[C_N];
+    char *urls[TK_LOCALCP_MAXCOMP];
     int all_ready = 1, json = format && strcmp(format, "json") == 0, rc = 0, n;
 
     memset(&p, 0, sizeof(p));
@@ -910,17 +999,19 @@ int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk
     }
     comps = cJSON_GetObjectItem(st, "components");
     n = cJSON_GetArraySize(comps);
-    for (int i = 0; i < C_N; i++) {
-        cJSON *h = cJSON_GetObjectItem(cJSON_GetArrayItem(comps, i < n ? i : 0), "health");
+    if (n > TK_LOCALCP_MAXCOMP)
+        n = TK_LOCALCP_MAXCOMP;
+    for (int i = 0; i < n; i++) {
+        cJSON *h = cJSON_GetObjectItem(cJSON_GetArrayItem(comps, i), "health");
         urls[i] = cJSON_IsString(h) ? h->valuestring : (char *)"http://127.0.0.1:1/";
     }
-    if ((rc = prober_init(&p, NULL, pki, urls, err)))
+    if ((rc = prober_init(&p, NULL, pki, urls, n, C_APISERVER, err)))
         goto out;
     arr = cJSON_CreateArray();
     if (!json)
         fprintf(out, "%-24s %8s %6s  %-9s %-14s %10s %12s\n", "COMPONENT", "PID", "PORT", "STATE",
                 "CGROUP", "CPU(s)", "RSS(MiB)");
-    for (int i = 0; i < n && i < C_N; i++) {
+    for (int i = 0; i < n; i++) {
         cJSON *c = cJSON_GetArrayItem(comps, i);
         const char *cname = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
         const char *group = cJSON_GetStringValue(cJSON_GetObjectItem(c, "group"));
@@ -994,7 +1085,8 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
         goto out;
     }
     comps = cJSON_GetObjectItem(st, "components");
-    if (!cJSON_IsArray(comps) || cJSON_GetArraySize(comps) != TK_LOCALCP_NCOMP) {
+    if (!cJSON_IsArray(comps) || cJSON_GetArraySize(comps) < TK_LOCALCP_NCOMP ||
+        cJSON_GetArraySize(comps) > TK_LOCALCP_MAXCOMP) {
         rc = tk_err_set(err, TK_EIO, "%s/cluster.json: no components", dir);
         goto out;
     }
@@ -1005,7 +1097,11 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
     snprintf(out->admin_key, sizeof(out->admin_key), "%s/pki/admin.key", dir);
     copy_str(out->datastore, sizeof(out->datastore),
              cJSON_GetStringValue(cJSON_GetObjectItem(st, "datastore")));
-    for (int i = 0; i < TK_LOCALCP_NCOMP; i++) {
+    out->etcd_members = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "etcd_members"));
+    if (out->etcd_members < 1)
+        out->etcd_members = 1;
+    out->ncomp = cJSON_GetArraySize(comps);
+    for (int i = 0; i < out->ncomp; i++) {
         cJSON *c = cJSON_GetArrayItem(comps, i);
         struct tk_localcp_comp *o = &out->comp[i];
         copy_str(o->name, sizeof(o->name), cJSON_GetStringValue(cJSON_GetObjectItem(c, "name")));
@@ -1013,7 +1109,7 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
         copy_str(o->log, sizeof(o->log), cJSON_GetStringValue(cJSON_GetObjectItem(c, "log")));
         o->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
         o->port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "port"));
-        if (i == C_STORE) {
+        if (cJSON_IsNumber(cJSON_GetObjectItem(c, "metrics_port"))) {
             o->metrics_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "metrics_port"));
             snprintf(o->metrics_url, sizeof(o->metrics_url), "http://127.0.0.1:%d/metrics",
                      o->metrics_port);
@@ -1022,7 +1118,6 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
                      o->port);
         }
     }
-    out->ncomp = TK_LOCALCP_NCOMP;
 out:
     cJSON_Delete(st);
     free(dir);

@@ -2,7 +2,8 @@
 #define TK_LOCALCP_H
 
 /* The local provider: a real control plane as processes on this machine, on loopback.
- * etcd (or kine over SQLite) + kube-apiserver + kube-controller-manager + kube-scheduler,
+ * etcd (one member or three) or kine over SQLite + kube-apiserver + kube-controller-manager +
+ * kube-scheduler,
  * binaries from the bootstrap cache, PKI generated in C, state in a cluster directory
  * ($TURBOKUBE_HOME/clusters/NAME, default ~/.turbokube/clusters/NAME), so several clusters
  * run side by side by name. Components are placed in cgroups that enforce the sizes asked
@@ -23,8 +24,9 @@ enum tk_localcp_datastore { TK_DS_ETCD = 0, TK_DS_KINE_SQLITE };
 struct tk_localcp_opts {
     const char *name; /* cluster name; [a-z0-9-], at most 40 */
     enum tk_localcp_datastore datastore;
-    int apiserver_port;                         /* 0: a free port */
-    int64_t cpu_millis, memory_bytes;           /* control-plane group limits; 0: none */
+    int etcd_members;                 /* etcd only: 1 (0 means 1) or 3, one cluster on loopback */
+    int apiserver_port;               /* 0: a free port */
+    int64_t cpu_millis, memory_bytes; /* control-plane group limits; 0: none */
     int64_t etcd_cpu_millis, etcd_memory_bytes; /* dedicated etcd group when either is set */
     int offload_scheduler; /* scheduler + controller-manager outside the limits ... */
     int64_t aux_cpu_millis, aux_memory_bytes; /* ... or, when either is set, in an "aux" group
@@ -39,25 +41,31 @@ struct tk_localcp_opts {
     void *cancel_ud;
 };
 
-/* What a running cluster is made of, read from its cluster.json. */
-enum { TK_LOCALCP_NCOMP = 4 };
+/* What a running cluster is made of, read from its cluster.json: the TK_LOCALCP_NCOMP core
+ * components at fixed places (datastore, apiserver, controller-manager, scheduler), then the
+ * others the cluster has (etcd-1 and etcd-2 of a three-member etcd), up to
+ * TK_LOCALCP_MAXCOMP. */
+enum { TK_LOCALCP_NCOMP = 4, TK_LOCALCP_MAXCOMP = 8 };
 struct tk_localcp_comp {
-    char name[32];        /* etcd | kine | kube-apiserver | kube-controller-manager | ... */
+    char name[32];        /* etcd | kine | kube-apiserver | kube-controller-manager | ... |
+                             etcd-1 | etcd-2 */
     pid_t pid;            /* also its process group */
     int port;             /* main port (secure port; etcd/kine client port) */
     int metrics_port;     /* etcd, kine: plain-HTTP metrics listener; else 0 (use port) */
     char group[32];       /* cgroup name within the cluster ("control-plane", "etcd", "aux"),
                              "" when outside every limit */
-    char metrics_url[96]; /* where its Prometheus /metrics is served */
+    char metrics_url[96]; /* where its Prometheus /metrics is served; "" when it has none */
     char log[512];        /* its log file */
 };
 struct tk_localcp_info {
     char dir[512];        /* the cluster directory; also every process's owner marker */
     char kubeconfig[560]; /* admin kubeconfig (system:masters) */
-    char ca[560], admin_cert[560], admin_key[560]; /* PEM files: cluster CA, admin identity */
-    char datastore[8];                             /* "etcd" | "kine" */
-    struct tk_localcp_comp comp[TK_LOCALCP_NCOMP]; /* datastore, apiserver, cm, scheduler */
-    int ncomp;
+    char ca[560], admin_cert[560], admin_key[560];   /* PEM files: cluster CA, admin identity */
+    char datastore[8];                               /* "etcd" | "kine" */
+    int etcd_members;                                /* 1 or 3 (kine: 1) */
+    struct tk_localcp_comp comp[TK_LOCALCP_MAXCOMP]; /* datastore, apiserver, cm, scheduler,
+                                                        then the others */
+    int ncomp;                                       /* TK_LOCALCP_NCOMP..TK_LOCALCP_MAXCOMP */
 };
 
 /* The cluster directory for name (caller frees). */

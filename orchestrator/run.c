@@ -63,11 +63,11 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
                  "SQLite; kine over PostgreSQL is not wired yet");
         return -1;
     }
-    if (p->etcd_members != 1) {
+    if (p->etcd_members != 1 && (p->etcd_members != 3 || p->datastore != TK_EXP_DS_ETCD)) {
         snprintf(why, n,
-                 "etcdMembers %d: the local provider runs a single etcd member; "
-                 "a 3-member cluster is not wired yet",
-                 p->etcd_members);
+                 "etcdMembers %d with datastore %s: the local provider runs 1 or 3 etcd members, "
+                 "and kine as one",
+                 p->etcd_members, tk_exp_datastore_name(p->datastore));
         return -1;
     }
     if (p->nhosts > 1 && p->latency_ns > 0) {
@@ -98,6 +98,7 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
         return -1;
     }
     o->datastore = p->datastore == TK_EXP_DS_KINE_SQLITE ? TK_DS_KINE_SQLITE : TK_DS_ETCD;
+    o->etcd_members = p->etcd_members;
     o->cpu_millis = p->hosts[a].cpu_milli;
     o->memory_bytes = p->hosts[a].memory_bytes;
     o->etcd_cpu_millis = e != a ? p->hosts[e].cpu_milli : 0;
@@ -434,6 +435,18 @@ struct run {
 static const char *ds_source(const struct cell *c)
 {
     return c->c->p.datastore == TK_EXP_DS_KINE_SQLITE ? "kine" : "etcd";
+}
+
+/* The source name component i of the cluster is scraped and recorded under: the datastore,
+ * "apiserver", "controller-manager", "scheduler", then the others by their own name
+ * ("etcd-1", "etcd-2"). */
+static const char *comp_source(const struct cell *c, int i)
+{
+    static const char *const core[TK_LOCALCP_NCOMP] = {NULL, "apiserver", "controller-manager",
+                                                       "scheduler"};
+    if (i == 0)
+        return ds_source(c);
+    return i < TK_LOCALCP_NCOMP ? core[i] : c->info.comp[i].name;
 }
 
 /* ---- progress ------------------------------------------------------------------------------ */
@@ -991,8 +1004,6 @@ static int start_scraping(struct cell *c)
     struct tk_err err = {0};
     char *ca = read_text(c->info.ca, 1 << 20), *crt = read_text(c->info.admin_cert, 1 << 20),
          *key = read_text(c->info.admin_key, 1 << 20);
-    static const char *const names[TK_LOCALCP_NCOMP] = {NULL, "apiserver", "controller-manager",
-                                                        "scheduler"};
     int rc = -1;
 
     if (!ca || !crt || !key) {
@@ -1011,8 +1022,8 @@ static int start_scraping(struct cell *c)
         goto fail;
     for (int i = 0; i < c->info.ncomp; i++) {
         const struct tk_localcp_comp *k = &c->info.comp[i];
-        const char *name = i == 0 ? ds_source(c) : names[i];
-        if (tk_scraper_add(c->scr, name, k->metrics_url, k->pid, TK_SCRAPE_KEEP_TEXT, &err))
+        if (tk_scraper_add(c->scr, comp_source(c, i), k->metrics_url[0] ? k->metrics_url : NULL,
+                           k->pid, TK_SCRAPE_KEEP_TEXT, &err))
             goto fail;
     }
     if (tk_scraper_add(c->scr, "turbokube", NULL, getpid(), 0, &err))
@@ -1209,10 +1220,8 @@ static int phase_baseline(struct cell *c)
         c->base_text[i] = t ? tk_xstrndup(t, c->base_len[i]) : NULL;
         save_scrape(c, "baseline", name, t, c->base_len[i]);
     }
-    mark_usage(c, ds_source(c));
-    mark_usage(c, "apiserver");
-    mark_usage(c, "controller-manager");
-    mark_usage(c, "scheduler");
+    for (int i = 0; i < c->info.ncomp; i++)
+        mark_usage(c, comp_source(c, i));
     mark_usage(c, "turbokube");
     for (size_t i = 0; i < c->nagents; i++)
         mark_usage(c, c->agents[i].name);
@@ -1476,10 +1485,7 @@ static void record_usage(struct cell *c)
     int64_t agents_peak = 0;
 
     for (int i = 0; i < c->info.ncomp; i++) {
-        const char *name = i == 0   ? ds_source(c)
-                           : i == 1 ? "apiserver"
-                           : i == 2 ? "controller-manager"
-                                    : "scheduler";
+        const char *name = comp_source(c, i);
         if (tk_scraper_usage(c->scr, name, &u) || !u.seen)
             continue;
         double cpu = u.cpu_seconds - mark_of(c, name);
@@ -2137,7 +2143,8 @@ static int summarize_cell(sqlite3 *db, int64_t cell, FILE *out, cJSON *j, struct
     sqlite3_finalize(s);
     if (!(s = prep(db,
                    "SELECT component, cpu_seconds, peak_rss_bytes, component IN ('etcd','kine',"
-                   "'apiserver','controller-manager','scheduler') FROM usage WHERE cell=?1 ORDER "
+                   "'etcd-1','etcd-2','apiserver','controller-manager','scheduler') FROM usage "
+                   "WHERE cell=?1 ORDER "
                    "BY component LIKE 'cgroup:%', 4 DESC, component",
                    cell, err)))
         return err->code;

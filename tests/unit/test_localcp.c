@@ -62,6 +62,25 @@ TK_TEST(info_reads_the_state_file)
     CHECK_STR(info.comp[3].group, "");
     CHECK_STR(info.comp[3].log, "L/s.log");
 
+    /* three etcd members: the core four first, then the other members with their metrics */
+    f = fopen(path, "w");
+    fputs("{\"etcd_members\":3,\"datastore\":\"etcd\",\"components\":["
+          "{\"name\":\"etcd\",\"pid\":1,\"port\":1,\"metrics_port\":11,\"group\":\"etcd\"},"
+          "{\"name\":\"kube-apiserver\",\"pid\":2,\"port\":2},"
+          "{\"name\":\"kube-controller-manager\",\"pid\":3,\"port\":3},"
+          "{\"name\":\"kube-scheduler\",\"pid\":4,\"port\":4},"
+          "{\"name\":\"etcd-1\",\"pid\":5,\"port\":5,\"metrics_port\":15,\"group\":\"etcd\"},"
+          "{\"name\":\"etcd-2\",\"pid\":6,\"port\":6,\"metrics_port\":16,\"group\":\"etcd\"}]}",
+          f);
+    fclose(f);
+    CHECK_INT(tk_localcp_info("t1", &info, &err), 0);
+    CHECK_INT(info.ncomp, 6);
+    CHECK_INT(info.etcd_members, 3);
+    CHECK_STR(info.comp[4].name, "etcd-1");
+    CHECK_STR(info.comp[5].metrics_url, "http://127.0.0.1:16/metrics");
+    CHECK_STR(info.comp[5].group, "etcd");
+    CHECK_STR(info.comp[1].metrics_url, "https://127.0.0.1:2/metrics");
+
     /* a state file that lost its components */
     f = fopen(path, "w");
     fputs("{\"name\":\"t1\"}", f);

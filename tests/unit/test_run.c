@@ -87,10 +87,15 @@ TK_TEST(topology_refusals)
     CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
     CHECK_CONTAINS(why, "kine-postgres");
 
+    /* three etcd members: one etcd cluster; kine is one process */
     p = one_host();
     p.etcd_members = 3;
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    CHECK_INT(o.etcd_members, 3);
+    CHECK_INT(o.datastore, TK_DS_ETCD);
+    p.datastore = TK_EXP_DS_KINE_SQLITE;
     CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "etcdMembers 3");
+    CHECK_CONTAINS(why, "etcdMembers 3 with datastore kine-sqlite");
 
     p = one_host();
     p.provider = TK_EXP_PROVIDER_KUBECONFIG;

@@ -18,7 +18,8 @@ static void usage(FILE *f)
             "       turbokube cluster status [--name NAME] [--output table|json]\n"
             "       turbokube cluster env    [--name NAME]\n"
             "\n"
-            "A real control plane on this machine, on loopback: etcd (or kine over SQLite),\n"
+            "A real control plane on this machine, on loopback: etcd (or kine over SQLite or\n"
+            "PostgreSQL),\n"
             "kube-apiserver (Node,RBAC; NodeRestriction), kube-controller-manager and\n"
             "kube-scheduler, built by scripts/bootstrap. State lives in\n"
             "$TURBOKUBE_HOME/clusters/NAME (default ~/.turbokube/clusters/NAME).\n"
@@ -26,7 +27,9 @@ static void usage(FILE *f)
             "  -n, --name NAME           cluster name (default: default)\n"
             "\n"
             "up:\n"
-            "      --datastore etcd|kine kine stores in SQLite (default: etcd)\n"
+            "      --datastore etcd|kine|kine-postgres\n"
+            "                            kine stores in SQLite, kine-postgres in a private\n"
+            "                            PostgreSQL (default: etcd)\n"
             "      --etcd-members 1|3    etcd cluster size (default: 1)\n"
             "      --port PORT           apiserver port (default: a free one)\n"
             "      --cpus CPUS           CPU limit of the control-plane cgroup (\"2\", \"1500m\")\n"
@@ -156,10 +159,13 @@ int cmd_cluster(int argc, char **argv)
         case O_DATASTORE:
             if (!strcmp(optarg, "etcd"))
                 o.datastore = TK_DS_ETCD;
-            else if (!strcmp(optarg, "kine"))
+            else if (!strcmp(optarg, "kine") || !strcmp(optarg, "kine-sqlite"))
                 o.datastore = TK_DS_KINE_SQLITE;
+            else if (!strcmp(optarg, "kine-postgres"))
+                o.datastore = TK_DS_KINE_POSTGRES;
             else {
-                tk_cmd_fail("--datastore '%s': want etcd or kine", optarg);
+                tk_cmd_fail("--datastore '%s': want etcd, kine (kine-sqlite) or kine-postgres",
+                            optarg);
                 goto out;
             }
             break;

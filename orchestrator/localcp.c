@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "localpg.h"
 #include "log.h"
 #include "loop.h"
 #include "pki.h"
@@ -31,8 +32,8 @@
 #define CLUSTER_CIDR "10.128.0.0/9"
 
 /* The core components first, in the order tk_localcp_info promises; then the others. etcd's
- * member 0 is C_STORE, members 1 and 2 are C_ETCD1 and C_ETCD2. */
-enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_ETCD1, C_ETCD2, C_MAX };
+ * member 0 is C_STORE, members 1 and 2 are C_ETCD1 and C_ETCD2; C_PG is kine's postgres. */
+enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_ETCD1, C_ETCD2, C_PG, C_MAX };
 _Static_assert((int)C_SCHED + 1 == (int)TK_LOCALCP_NCOMP, "the core components come first");
 _Static_assert((int)C_MAX <= (int)TK_LOCALCP_MAXCOMP, "tk_localcp_info holds every component");
 
@@ -50,7 +51,9 @@ struct comp {
 struct cluster {
     char *name, *dir, *pki, *cache;
     const struct tk_localcp_opts *opts;
-    int members; /* etcd members: 1 or 3 */
+    int members;     /* etcd members: 1 or 3 */
+    char pgbin[256]; /* kine-postgres: PostgreSQL's server binaries */
+    char *pgdir;     /* kine-postgres: the postgres directory (data/ below it) */
     struct comp c[C_MAX];
     struct tk_cgroup *cg_cp, *cg_etcd, *cg_aux;
 };
@@ -61,15 +64,31 @@ static int member(int m)
     return m == 0 ? C_STORE : C_ETCD1 + m - 1;
 }
 
-/* What a component stands for when it is placed: every etcd member is the datastore. */
+/* What a component stands for when it is placed: every etcd member, and kine's postgres, is
+ * the datastore. */
 static int role(int i)
 {
     return i >= C_ETCD1 ? C_STORE : i;
 }
 
+static int is_etcd(const struct cluster *cl, int i)
+{
+    return cl->opts->datastore == TK_DS_ETCD && (i == C_STORE || i == C_ETCD1 || i == C_ETCD2);
+}
+
+static int is_kine(const struct cluster *cl)
+{
+    return cl->opts->datastore != TK_DS_ETCD;
+}
+
 static const char *ds_name(enum tk_localcp_datastore ds)
 {
-    return ds == TK_DS_KINE_SQLITE ? "kine" : "etcd";
+    return ds == TK_DS_ETCD ? "etcd" : "kine";
+}
+
+static const char *ds_kind(enum tk_localcp_datastore ds)
+{
+    return ds == TK_DS_ETCD ? "etcd" : ds == TK_DS_KINE_SQLITE ? "kine-sqlite" : "kine-postgres";
 }
 
 char *tk_localcp_cache(void)
@@ -158,11 +177,10 @@ static int pick_ports(struct cluster *cl, struct tk_err *err)
         if (!c->on)
             continue;
         slots[ns++] = &c->port;
-        if (role(i) == C_STORE) {
-            if (cl->opts->datastore == TK_DS_ETCD)
-                slots[ns++] = &c->port2;
+        if (is_etcd(cl, i))
+            slots[ns++] = &c->port2;
+        if (is_etcd(cl, i) || (i == C_STORE && is_kine(cl)))
             slots[ns++] = &c->port3;
-        }
     }
 
     if (cl->opts->apiserver_port) {
@@ -287,10 +305,16 @@ static void store_argv(struct cluster *cl, int m, struct argv *a)
 {
     struct comp *s = &cl->c[member(m)];
     struct tk_buf initial;
-    if (cl->opts->datastore == TK_DS_KINE_SQLITE) {
+    if (is_kine(cl)) {
         arg(a, "%s/bin/kine", cl->cache);
-        arg(a, "--endpoint=sqlite://%s/kine/state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
-            cl->dir);
+        if (cl->opts->datastore == TK_DS_KINE_POSTGRES)
+            arg(a, "--endpoint=postgres://kine@127.0.0.1:%d/kine?sslmode=disable",
+                cl->c[C_PG].port);
+        else
+            arg(a,
+                "--endpoint=sqlite://%s/kine/"
+                "state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
+                cl->dir);
         arg(a, "--listen-address=127.0.0.1:%d", s->port);
         arg(a, "--metrics-bind-address=127.0.0.1:%d", s->port3);
         return;
@@ -411,6 +435,7 @@ static int save_state(struct cluster *cl, struct tk_err *err)
     cJSON_AddStringToObject(root, "name", cl->name);
     cJSON_AddStringToObject(root, "dir", cl->dir);
     cJSON_AddStringToObject(root, "datastore", ds_name(cl->opts->datastore));
+    cJSON_AddStringToObject(root, "datastore_kind", ds_kind(cl->opts->datastore));
     cJSON_AddNumberToObject(root, "etcd_members", cl->members);
     cJSON_AddNumberToObject(root, "created_unix", (double)time(NULL));
     cJSON_AddStringToObject(root, "cgroup_version", tk_cgroup_version() ? tk_cgroup_version() : "");
@@ -422,10 +447,12 @@ static int save_state(struct cluster *cl, struct tk_err *err)
         cJSON_AddStringToObject(o, "name", c->name);
         cJSON_AddNumberToObject(o, "pid", c->pid);
         cJSON_AddNumberToObject(o, "port", c->port);
-        if (role(i) == C_STORE) {
+        if (is_etcd(cl, i))
             cJSON_AddNumberToObject(o, "peer_port", c->port2);
+        if (is_etcd(cl, i) || (i == C_STORE && is_kine(cl)))
             cJSON_AddNumberToObject(o, "metrics_port", c->port3);
-        }
+        if (i == C_PG)
+            cJSON_AddBoolToObject(o, "multiprocess", 1);
         cJSON_AddStringToObject(o, "health", c->health_url);
         cJSON_AddStringToObject(o, "log", c->log);
         cJSON_AddStringToObject(o, "group", c->group ? c->group : "");
@@ -516,7 +543,7 @@ static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki, 
     for (int i = 0; i < n && i < TK_LOCALCP_MAXCOMP; i++) {
         char server[128];
         const char *u = urls[i];
-        if (!u)
+        if (!u || strncmp(u, "http", 4) != 0)
             continue;
         const char *slash = strchr(u + strlen("https://"), '/');
         snprintf(server, sizeof(server), "%.*s", (int)(slash ? slash - u : (long)strlen(u)), u);
@@ -551,15 +578,23 @@ static void prober_release(struct prober *p)
         tk_loop_free(p->loop);
 }
 
-/* 1 when url answers 200 within timeout_ms; etcd's /health must also say it is healthy. */
+/* 1 when url answers 200 within timeout_ms; etcd's /health must also say it is healthy.
+ * "pg:DIR" is a postgres whose postmaster.pid in DIR/data says it is ready. */
 static int probe(struct prober *p, int i, const char *url, int timeout_ms, char *why, size_t n)
 {
-    const char *path = strchr(url + strlen("https://"), '/');
+    const char *path;
     struct tk_err err = {0};
     long status = 0;
     char *body = NULL;
-    int ok, etcd = path && strcmp(path, "/health") == 0;
+    int ok, etcd;
 
+    if (strncmp(url, "pg:", 3) == 0) {
+        if (!(ok = tk_localpg_ready(url + 3)) && why)
+            snprintf(why, n, "postmaster.pid in %s/data does not say ready", url + 3);
+        return ok;
+    }
+    path = strchr(url + strlen("https://"), '/');
+    etcd = path && strcmp(path, "/health") == 0;
     if (!p->kube[i]) {
         if (why)
             snprintf(why, n, "no probe for %s", url);
@@ -592,8 +627,8 @@ static void progress(const struct cluster *cl, const char *fmt, ...)
 
 static int check_binaries(struct cluster *cl, struct tk_err *err)
 {
-    const char *bins[] = {cl->opts->datastore == TK_DS_KINE_SQLITE ? "kine" : "etcd",
-                          "kube-apiserver", "kube-controller-manager", "kube-scheduler"};
+    const char *bins[] = {is_kine(cl) ? "kine" : "etcd", "kube-apiserver",
+                          "kube-controller-manager", "kube-scheduler"};
     for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
         char *p = tk_xasprintf("%s/bin/%s", cl->cache, bins[i]);
         int ok = access(p, X_OK) == 0;
@@ -604,6 +639,8 @@ static int check_binaries(struct cluster *cl, struct tk_err *err)
                               "pinned control plane; set TURBOKUBE_CACHE if it lives elsewhere)",
                               bins[i], cl->cache);
     }
+    if (cl->opts->datastore == TK_DS_KINE_POSTGRES)
+        return tk_localpg_find(cl->pgbin, sizeof(cl->pgbin), err);
     return 0;
 }
 
@@ -678,6 +715,14 @@ static int start_comp(struct cluster *cl, int i, struct tk_err *err)
     struct tk_cgroup *cg = group_for(cl, i, &c->group);
     int rc;
 
+    if (i == C_PG) {
+        char **v = tk_localpg_argv(cl->pgbin, cl->pgdir, c->port);
+        struct tk_proc_spec pg = {
+            .argv = (const char *const *)v, .log_path = c->log, .marker = cl->dir, .cg = cg};
+        rc = tk_proc_spawn(&pg, &c->pid, err);
+        tk_localpg_argv_free(v);
+        return rc;
+    }
     switch (role(i)) {
     case C_STORE:
         store_argv(cl, i == C_STORE ? 0 : i - C_ETCD1 + 1, &a);
@@ -753,10 +798,12 @@ static int wait_ready(struct cluster *cl, struct prober *p, unsigned mask, int64
 static void init_comps(struct cluster *cl)
 {
     static const char *const names[C_MAX] = {
-        "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd-1", "etcd-2"};
+        "etcd",   "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd-1",
+        "etcd-2", "postgres"};
     for (int i = 0; i < C_MAX; i++) {
         cl->c[i].name = i == C_STORE ? ds_name(cl->opts->datastore) : names[i];
-        cl->c[i].on = i <= C_SCHED || (i <= C_ETCD2 && i - C_ETCD1 + 1 < cl->members);
+        cl->c[i].on = i <= C_SCHED || (i <= C_ETCD2 && i - C_ETCD1 + 1 < cl->members) ||
+                      (i == C_PG && cl->opts->datastore == TK_DS_KINE_POSTGRES);
         cl->c[i].log = tk_xasprintf("%s/logs/%s.log", cl->dir, cl->c[i].name);
     }
 }
@@ -766,7 +813,9 @@ static void set_health_urls(struct cluster *cl)
     struct comp *c = cl->c;
     /* kine has no health endpoint of its own; its metrics listener answering means it is up,
      * and the apiserver's /readyz checks storage for real. */
-    c[C_STORE].health_url = cl->opts->datastore == TK_DS_KINE_SQLITE
+    if (c[C_PG].on)
+        c[C_PG].health_url = tk_xasprintf("pg:%s", cl->pgdir);
+    c[C_STORE].health_url = is_kine(cl)
                                 ? tk_xasprintf("http://127.0.0.1:%d/metrics", c[C_STORE].port3)
                                 : tk_xasprintf("http://127.0.0.1:%d/health", c[C_STORE].port);
     for (int m = 1; m < cl->members; m++)
@@ -785,6 +834,7 @@ static void cluster_release(struct cluster *cl)
     tk_cgroup_free(cl->cg_cp);
     tk_cgroup_free(cl->cg_etcd);
     tk_cgroup_free(cl->cg_aux);
+    free(cl->pgdir);
     free(cl->name);
     free(cl->dir);
     free(cl->pki);
@@ -799,7 +849,7 @@ static int already_up(const char *dir)
 
 static int prepare_dirs(struct cluster *cl, struct tk_err *err)
 {
-    const char *sub[] = {"logs", "pki", cl->opts->datastore == TK_DS_KINE_SQLITE ? "kine" : "etcd"};
+    const char *sub[] = {"logs", "pki", is_kine(cl) ? "kine" : "etcd"};
     for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
         char *p = tk_xasprintf("%s/%s", cl->dir, sub[i]);
         int bad = mkdirs(p, i == 0 ? 0755 : 0700);
@@ -831,9 +881,15 @@ static int bring_up(struct cluster *cl, struct tk_err *err)
         urls[i] = cl->c[i].on ? cl->c[i].health_url : NULL;
     if ((rc = prober_init(&p, cl->opts->loop, cl->pki, urls, C_MAX, C_APISERVER, err)))
         return rc;
-    /* Order matters: storage (every etcd member at once: each waits for a quorum), then the
-     * apiserver, then the two controllers together. */
+    /* Order matters: kine's postgres, storage (every etcd member at once: each waits for a
+     * quorum), then the apiserver, then the two controllers together. */
     unsigned store = 0;
+    if (cl->c[C_PG].on) {
+        progress(cl, "initdb (PostgreSQL in %s)", cl->pgbin);
+        if (!(rc = tk_localpg_initdb(cl->pgbin, cl->pgdir, cl->c[C_PG].log, cl->dir, err)) &&
+            !(rc = start_comp(cl, C_PG, err)) && !(rc = save_state(cl, err)))
+            rc = wait_ready(cl, &p, 1u << C_PG, deadline, err);
+    }
     for (int m = 0; m < cl->members && !rc; m++) {
         rc = start_comp(cl, member(m), err);
         store |= 1u << member(m);
@@ -869,6 +925,7 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
     cl.members = opts->etcd_members == 3 ? 3 : 1;
     cl.name = tk_xstrdup(opts->name);
     cl.dir = tk_localcp_dir(opts->name);
+    cl.pgdir = tk_xasprintf("%s/postgres", cl.dir);
     cl.pki = tk_xasprintf("%s/pki", cl.dir);
     cl.cache = tk_localcp_cache();
     init_comps(&cl);
@@ -1109,11 +1166,12 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
         copy_str(o->log, sizeof(o->log), cJSON_GetStringValue(cJSON_GetObjectItem(c, "log")));
         o->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
         o->port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "port"));
+        o->multiprocess = cJSON_IsTrue(cJSON_GetObjectItem(c, "multiprocess"));
         if (cJSON_IsNumber(cJSON_GetObjectItem(c, "metrics_port"))) {
             o->metrics_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "metrics_port"));
             snprintf(o->metrics_url, sizeof(o->metrics_url), "http://127.0.0.1:%d/metrics",
                      o->metrics_port);
-        } else {
+        } else if (i < TK_LOCALCP_NCOMP) {
             snprintf(o->metrics_url, sizeof(o->metrics_url), "https://127.0.0.1:%d/metrics",
                      o->port);
         }

@@ -3,7 +3,7 @@
 
 /* The local provider: a real control plane as processes on this machine, on loopback.
  * etcd (one member or three) or kine over SQLite + kube-apiserver + kube-controller-manager +
- * kube-scheduler,
+ * kube-scheduler (kine over PostgreSQL adds a private postgres),
  * binaries from the bootstrap cache, PKI generated in C, state in a cluster directory
  * ($TURBOKUBE_HOME/clusters/NAME, default ~/.turbokube/clusters/NAME), so several clusters
  * run side by side by name. Components are placed in cgroups that enforce the sizes asked
@@ -19,7 +19,10 @@
 
 struct tk_loop;
 
-enum tk_localcp_datastore { TK_DS_ETCD = 0, TK_DS_KINE_SQLITE };
+/* kine over PostgreSQL runs a private cluster (initdb in the cluster directory, Debian's
+ * binaries from /usr/lib/postgresql/N/bin or $TURBOKUBE_PG_BIN) on a free loopback port; as
+ * root its processes run as "nobody". */
+enum tk_localcp_datastore { TK_DS_ETCD = 0, TK_DS_KINE_SQLITE, TK_DS_KINE_POSTGRES };
 
 struct tk_localcp_opts {
     const char *name; /* cluster name; [a-z0-9-], at most 40 */
@@ -43,12 +46,12 @@ struct tk_localcp_opts {
 
 /* What a running cluster is made of, read from its cluster.json: the TK_LOCALCP_NCOMP core
  * components at fixed places (datastore, apiserver, controller-manager, scheduler), then the
- * others the cluster has (etcd-1 and etcd-2 of a three-member etcd), up to
+ * others the cluster has (etcd-1 and etcd-2 of a three-member etcd, postgres), up to
  * TK_LOCALCP_MAXCOMP. */
 enum { TK_LOCALCP_NCOMP = 4, TK_LOCALCP_MAXCOMP = 8 };
 struct tk_localcp_comp {
     char name[32];        /* etcd | kine | kube-apiserver | kube-controller-manager | ... |
-                             etcd-1 | etcd-2 */
+                             etcd-1 | etcd-2 | postgres */
     pid_t pid;            /* also its process group */
     int port;             /* main port (secure port; etcd/kine client port) */
     int metrics_port;     /* etcd, kine: plain-HTTP metrics listener; else 0 (use port) */
@@ -56,6 +59,9 @@ struct tk_localcp_comp {
                              "" when outside every limit */
     char metrics_url[96]; /* where its Prometheus /metrics is served; "" when it has none */
     char log[512];        /* its log file */
+    int multiprocess;     /* 1 when pid is one of many processes (postgres: a postmaster and a
+                             backend per connection), so its /proc usage would undercount: it
+                             is measured through its cgroup */
 };
 struct tk_localcp_info {
     char dir[512];        /* the cluster directory; also every process's owner marker */

@@ -57,12 +57,6 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
                  tk_exp_provider_name(p->provider));
         return -1;
     }
-    if (p->datastore == TK_EXP_DS_KINE_POSTGRES) {
-        snprintf(why, n,
-                 "datastore kine-postgres: the local provider runs etcd or kine over "
-                 "SQLite; kine over PostgreSQL is not wired yet");
-        return -1;
-    }
     if (p->etcd_members != 1 && (p->etcd_members != 3 || p->datastore != TK_EXP_DS_ETCD)) {
         snprintf(why, n,
                  "etcdMembers %d with datastore %s: the local provider runs 1 or 3 etcd members, "
@@ -97,7 +91,9 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
                  p->hosts[e].name);
         return -1;
     }
-    o->datastore = p->datastore == TK_EXP_DS_KINE_SQLITE ? TK_DS_KINE_SQLITE : TK_DS_ETCD;
+    o->datastore = p->datastore == TK_EXP_DS_KINE_SQLITE     ? TK_DS_KINE_SQLITE
+                   : p->datastore == TK_EXP_DS_KINE_POSTGRES ? TK_DS_KINE_POSTGRES
+                                                             : TK_DS_ETCD;
     o->etcd_members = p->etcd_members;
     o->cpu_millis = p->hosts[a].cpu_milli;
     o->memory_bytes = p->hosts[a].memory_bytes;
@@ -434,7 +430,7 @@ struct run {
 
 static const char *ds_source(const struct cell *c)
 {
-    return c->c->p.datastore == TK_EXP_DS_KINE_SQLITE ? "kine" : "etcd";
+    return c->c->p.datastore == TK_EXP_DS_ETCD ? "etcd" : "kine";
 }
 
 /* The source name component i of the cluster is scraped and recorded under: the datastore,
@@ -1022,6 +1018,8 @@ static int start_scraping(struct cell *c)
         goto fail;
     for (int i = 0; i < c->info.ncomp; i++) {
         const struct tk_localcp_comp *k = &c->info.comp[i];
+        if (k->multiprocess) /* postgres: measured through its host's cgroup */
+            continue;
         if (tk_scraper_add(c->scr, comp_source(c, i), k->metrics_url[0] ? k->metrics_url : NULL,
                            k->pid, TK_SCRAPE_KEEP_TEXT, &err))
             goto fail;

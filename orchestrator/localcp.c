@@ -36,6 +36,9 @@
 enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_ETCD1, C_ETCD2, C_PG, C_MAX };
 _Static_assert((int)C_SCHED + 1 == (int)TK_LOCALCP_NCOMP, "the core components come first");
 _Static_assert((int)C_MAX <= (int)TK_LOCALCP_MAXCOMP, "tk_localcp_info holds every component");
+_Static_assert((int)C_STORE == (int)TK_LOCALCP_DATASTORE && (int)C_CM == (int)TK_LOCALCP_CM &&
+                   (int)C_SCHED == (int)TK_LOCALCP_SCHEDULER,
+               "host_of and the groups' comps use the component indices");
 
 struct comp {
     const char *name;  /* etcd | kine | kube-apiserver | ... | etcd-1 | etcd-2 */
@@ -55,7 +58,9 @@ struct cluster {
     char pgbin[256]; /* kine-postgres: PostgreSQL's server binaries */
     char *pgdir;     /* kine-postgres: the postgres directory (data/ below it) */
     struct comp c[C_MAX];
-    struct tk_cgroup *cg_cp, *cg_etcd, *cg_aux;
+    struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS]; /* one per host in use */
+    int ngroups;
+    struct tk_cgroup *cg[TK_LOCALCP_MAXHOSTS]; /* groups[g], once made */
 };
 
 /* The component index of etcd member m. */
@@ -666,46 +671,109 @@ out:
     return rc;
 }
 
-static int setup_cgroups(struct cluster *cl, struct tk_err *err)
+/* The hosts and placement opts asks for, the shorthand (limits + offload_scheduler) turned
+ * into them; host_of[r] is -1 for a component in no group. Returns the number of hosts. */
+static int resolve_hosts(const struct tk_localcp_opts *o, struct tk_localcp_host *hosts,
+                         int *host_of)
 {
-    const struct tk_localcp_opts *o = cl->opts;
     int want_cp = o->cpu_millis || o->memory_bytes;
     int want_etcd = o->etcd_cpu_millis || o->etcd_memory_bytes;
-    int want_aux = o->offload_scheduler && (o->aux_cpu_millis || o->aux_memory_bytes);
+    int want_aux = o->offload_scheduler && (o->aux_cpu_millis || o->aux_memory_bytes), n = 1;
+
+    if (o->nhosts > 0) {
+        for (int h = 0; h < o->nhosts && h < TK_LOCALCP_MAXHOSTS; h++)
+            hosts[h] = o->hosts[h];
+        for (int r = 0; r < TK_LOCALCP_NCOMP; r++)
+            host_of[r] = o->host_of[r] >= 0 && o->host_of[r] < o->nhosts ? o->host_of[r] : -1;
+        return o->nhosts < TK_LOCALCP_MAXHOSTS ? o->nhosts : TK_LOCALCP_MAXHOSTS;
+    }
+    for (int r = 0; r < TK_LOCALCP_NCOMP; r++)
+        host_of[r] = want_cp || want_etcd || want_aux ? 0 : -1;
+    if (!want_cp && !want_etcd && !want_aux)
+        return 0;
+    /* The control-plane host always exists once any limit is asked for (unlimited when only
+     * the others are), so every component has a group to be measured in. */
+    hosts[0] = (struct tk_localcp_host){o->cpu_millis, o->memory_bytes};
+    if (want_etcd) {
+        hosts[n] = (struct tk_localcp_host){o->etcd_cpu_millis, o->etcd_memory_bytes};
+        host_of[TK_LOCALCP_DATASTORE] = n++;
+    }
+    if (o->offload_scheduler) {
+        if (want_aux)
+            hosts[n] = (struct tk_localcp_host){o->aux_cpu_millis, o->aux_memory_bytes};
+        host_of[TK_LOCALCP_CM] = host_of[TK_LOCALCP_SCHEDULER] = want_aux ? n : -1;
+        n += want_aux;
+    }
+    return n;
+}
+
+int tk_localcp_groups(const struct tk_localcp_opts *opts,
+                      struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS], unsigned *comps_outside)
+{
+    /* Named by what they hold, in this order: the apiserver's host, the datastore's, others. */
+    static const int order[] = {TK_LOCALCP_APISERVER, TK_LOCALCP_DATASTORE, TK_LOCALCP_SCHEDULER,
+                                TK_LOCALCP_CM};
+    struct tk_localcp_host hosts[TK_LOCALCP_MAXHOSTS];
+    int host_of[TK_LOCALCP_NCOMP], group_of_host[TK_LOCALCP_MAXHOSTS], n = 0, naux = 0;
+    unsigned outside = 0;
+
+    memset(groups, 0, TK_LOCALCP_MAXHOSTS * sizeof(*groups));
+    resolve_hosts(opts, hosts, host_of);
+    for (int h = 0; h < TK_LOCALCP_MAXHOSTS; h++)
+        group_of_host[h] = -1;
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        int r = order[k], h = host_of[r];
+        if (h < 0) {
+            outside |= 1u << r;
+            continue;
+        }
+        if (group_of_host[h] < 0) {
+            struct tk_localcp_group *g = &groups[n];
+            if (r == TK_LOCALCP_APISERVER)
+                snprintf(g->name, sizeof(g->name), "control-plane");
+            else if (r == TK_LOCALCP_DATASTORE)
+                snprintf(g->name, sizeof(g->name), "etcd");
+            else if (naux++ == 0)
+                snprintf(g->name, sizeof(g->name), "aux");
+            else
+                snprintf(g->name, sizeof(g->name), "aux-%d", naux);
+            g->cpu_millis = hosts[h].cpu_millis;
+            g->memory_bytes = hosts[h].memory_bytes;
+            group_of_host[h] = n++;
+        }
+        groups[group_of_host[h]].comps |= 1u << r;
+    }
+    if (comps_outside)
+        *comps_outside = outside;
+    return n;
+}
+
+static int setup_cgroups(struct cluster *cl, struct tk_err *err)
+{
     int rc = 0;
 
-    if (!want_cp && !want_etcd && !want_aux)
+    cl->ngroups = tk_localcp_groups(cl->opts, cl->groups, NULL);
+    if (cl->ngroups == 0)
         return 0;
     if (!tk_cgroup_version())
         return tk_err_set(err, TK_ESTATE,
                           "CPU and memory limits need cgroups with the cpu and "
                           "memory controllers, and none are mounted here");
-    /* The control-plane group always exists once any limit is asked for (unlimited when only
-     * the others are), so every component has a group to be measured in. */
-    rc = make_group(cl, "control-plane", o->cpu_millis, o->memory_bytes, &cl->cg_cp, err);
-    if (!rc && want_etcd)
-        rc = make_group(cl, "etcd", o->etcd_cpu_millis, o->etcd_memory_bytes, &cl->cg_etcd, err);
-    if (!rc && want_aux)
-        rc = make_group(cl, "aux", o->aux_cpu_millis, o->aux_memory_bytes, &cl->cg_aux, err);
+    for (int g = 0; g < cl->ngroups && !rc; g++)
+        rc = make_group(cl, cl->groups[g].name, cl->groups[g].cpu_millis,
+                        cl->groups[g].memory_bytes, &cl->cg[g], err);
     return rc;
 }
 
 static struct tk_cgroup *group_for(struct cluster *cl, int i, const char **name)
 {
     *name = NULL;
-    i = role(i);
-    if (i == C_STORE && cl->cg_etcd) {
-        *name = "etcd";
-        return cl->cg_etcd;
-    }
-    if ((i == C_CM || i == C_SCHED) && cl->opts->offload_scheduler) {
-        if (cl->cg_aux)
-            *name = "aux";
-        return cl->cg_aux;
-    }
-    if (cl->cg_cp)
-        *name = "control-plane";
-    return cl->cg_cp;
+    for (int g = 0; g < cl->ngroups; g++)
+        if (cl->groups[g].comps & (1u << role(i))) {
+            *name = cl->groups[g].name;
+            return cl->cg[g];
+        }
+    return NULL;
 }
 
 static int start_comp(struct cluster *cl, int i, struct tk_err *err)
@@ -831,9 +899,8 @@ static void cluster_release(struct cluster *cl)
         free(cl->c[i].health_url);
         free(cl->c[i].log);
     }
-    tk_cgroup_free(cl->cg_cp);
-    tk_cgroup_free(cl->cg_etcd);
-    tk_cgroup_free(cl->cg_aux);
+    for (int g = 0; g < TK_LOCALCP_MAXHOSTS; g++)
+        tk_cgroup_free(cl->cg[g]);
     free(cl->pgdir);
     free(cl->name);
     free(cl->dir);
@@ -943,12 +1010,9 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
         for (int i = C_MAX - 1; i >= 0; i--)
             if (cl.c[i].pid > 0)
                 tk_proc_stop_group(cl.c[i].pid, 5000);
-        if (cl.cg_cp)
-            tk_cgroup_destroy(cl.cg_cp, NULL);
-        if (cl.cg_etcd)
-            tk_cgroup_destroy(cl.cg_etcd, NULL);
-        if (cl.cg_aux)
-            tk_cgroup_destroy(cl.cg_aux, NULL);
+        for (int g = 0; g < TK_LOCALCP_MAXHOSTS; g++)
+            if (cl.cg[g])
+                tk_cgroup_destroy(cl.cg[g], NULL);
     }
 out:
     cluster_release(&cl);
@@ -959,7 +1023,7 @@ out:
 
 static void destroy_groups(const char *name)
 {
-    const char *groups[] = {"control-plane", "etcd", "aux"};
+    const char *groups[] = {"control-plane", "etcd", "aux", "aux-2", "aux-3"};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         struct tk_cgroup *cg = NULL;
         char *rel = tk_xasprintf("turbokube/%s/%s", name, groups[i]);

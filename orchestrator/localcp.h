@@ -7,9 +7,10 @@
  * binaries from the bootstrap cache, PKI generated in C, state in a cluster directory
  * ($TURBOKUBE_HOME/clusters/NAME, default ~/.turbokube/clusters/NAME), so several clusters
  * run side by side by name. Components are placed in cgroups that enforce the sizes asked
- * for: a "control-plane" group, and optionally a dedicated "etcd" group; with
+ * for, one per host: a "control-plane" group, and optionally a dedicated "etcd" group; with
  * offload_scheduler the scheduler and controller-manager run outside the limits, or in an
- * "aux" group of their own (as if on another host). */
+ * "aux" group of their own (as if on another host); explicit hosts and a placement
+ * (tk_localcp_opts.hosts) put any component on any host. */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,15 @@
 #include "err.h"
 
 struct tk_loop;
+
+/* The four core components, as tk_localcp_opts.host_of and tk_localcp_info.comp index them. */
+enum { TK_LOCALCP_DATASTORE, TK_LOCALCP_APISERVER, TK_LOCALCP_CM, TK_LOCALCP_SCHEDULER };
+enum { TK_LOCALCP_MAXHOSTS = 4 };
+
+/* A machine of the control plane, here one cgroup: 0 for a limit means none. */
+struct tk_localcp_host {
+    int64_t cpu_millis, memory_bytes;
+};
 
 /* kine over PostgreSQL runs a private cluster (initdb in the cluster directory, Debian's
  * binaries from /usr/lib/postgresql/N/bin or $TURBOKUBE_PG_BIN) on a free loopback port; as
@@ -34,6 +44,13 @@ struct tk_localcp_opts {
     int offload_scheduler; /* scheduler + controller-manager outside the limits ... */
     int64_t aux_cpu_millis, aux_memory_bytes; /* ... or, when either is set, in an "aux" group
                                                  with these limits (another host) */
+    /* Hosts and placement (turbokube run): when nhosts > 0 they replace the five limits and
+     * offload_scheduler above. Core component r (TK_LOCALCP_DATASTORE, ...) runs on
+     * hosts[host_of[r]]; every etcd member and kine's postgres go with the datastore. Each
+     * host used is one cgroup (tk_localcp_groups names them). */
+    struct tk_localcp_host hosts[TK_LOCALCP_MAXHOSTS];
+    int nhosts;
+    int host_of[4];
     const char *const *apiserver_args; /* extra "--flag=value", NULL-terminated, may be NULL */
     int timeout_s;                     /* readiness deadline, default 90 */
     int quiet;                         /* no progress lines */
@@ -98,6 +115,20 @@ int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk
 /* Fills *out from the cluster's state file. TK_ENOTFOUND when the cluster is not up (no
  * state), TK_EIO when the file cannot be parsed. */
 int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err *err);
+
+/* The cgroups opts asks for, one per host in use, each with the host's limits and the core
+ * components on it (bit r: component r): the apiserver's host is "control-plane", the
+ * datastore's (when another) "etcd", any other "aux", then "aux-2". With the shorthand,
+ * offload_scheduler without aux limits leaves scheduler and controller-manager in no group;
+ * when no limit is asked at all there are no groups. Returns how many (0..TK_LOCALCP_MAXHOSTS)
+ * and fills groups; comps_outside (may be NULL) gets the components in no group. */
+struct tk_localcp_group {
+    char name[16];
+    int64_t cpu_millis, memory_bytes;
+    unsigned comps;
+};
+int tk_localcp_groups(const struct tk_localcp_opts *opts,
+                      struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS], unsigned *comps_outside);
 
 /* The relative cgroup path of a cluster's group ("turbokube/NAME/control-plane"), as
  * tk_cgroup_open takes it. Caller frees. */

@@ -77,31 +77,23 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
         snprintf(why, n, "placement refers to a host the cell does not have");
         return -1;
     }
-    if (s != cm) {
-        snprintf(why, n,
-                 "scheduler on host '%s' and controller-manager on '%s': the local "
-                 "provider offloads both together or neither",
-                 p->hosts[s].name, p->hosts[cm].name);
-        return -1;
-    }
-    if (s != a && s == e) {
-        snprintf(why, n,
-                 "scheduler and controller-manager on etcd's host '%s': the local "
-                 "provider cannot put them in etcd's group yet",
-                 p->hosts[e].name);
+    if (p->nhosts > TK_LOCALCP_MAXHOSTS) {
+        snprintf(why, n, "%zu hosts: the local provider places 4 components on at most %d",
+                 p->nhosts, TK_LOCALCP_MAXHOSTS);
         return -1;
     }
     o->datastore = p->datastore == TK_EXP_DS_KINE_SQLITE     ? TK_DS_KINE_SQLITE
                    : p->datastore == TK_EXP_DS_KINE_POSTGRES ? TK_DS_KINE_POSTGRES
                                                              : TK_DS_ETCD;
     o->etcd_members = p->etcd_members;
-    o->cpu_millis = p->hosts[a].cpu_milli;
-    o->memory_bytes = p->hosts[a].memory_bytes;
-    o->etcd_cpu_millis = e != a ? p->hosts[e].cpu_milli : 0;
-    o->etcd_memory_bytes = e != a ? p->hosts[e].memory_bytes : 0;
-    o->offload_scheduler = s != a;
-    o->aux_cpu_millis = s != a ? p->hosts[s].cpu_milli : 0;
-    o->aux_memory_bytes = s != a ? p->hosts[s].memory_bytes : 0;
+    /* each host one cgroup with its size; each component in its host's */
+    o->nhosts = (int)p->nhosts;
+    for (size_t h = 0; h < p->nhosts; h++)
+        o->hosts[h] = (struct tk_localcp_host){p->hosts[h].cpu_milli, p->hosts[h].memory_bytes};
+    o->host_of[TK_LOCALCP_DATASTORE] = e;
+    o->host_of[TK_LOCALCP_APISERVER] = a;
+    o->host_of[TK_LOCALCP_SCHEDULER] = s;
+    o->host_of[TK_LOCALCP_CM] = cm;
     return 0;
 }
 
@@ -378,9 +370,10 @@ struct cell {
     int64_t t0_ns, phase_t0_ns, load_t0_ns, load_t1_ns, load_t0_ms;
     int up;
     struct tk_localcp_info info;
-    struct tk_cgroup *cg[3];
-    char cg_name[3][16];
-    int64_t cg_oom0[3], cg_mem[3]; /* OOM kills at the baseline, memory limit */
+    struct tk_cgroup *cg[TK_LOCALCP_MAXHOSTS]; /* one per host of the cell */
+    char cg_name[TK_LOCALCP_MAXHOSTS][16];
+    int64_t cg_oom0[TK_LOCALCP_MAXHOSTS], cg_mem[TK_LOCALCP_MAXHOSTS]; /* OOM kills at the
+                                                                          baseline, limit */
     int ncg;
     struct tk_scraper *scr;
     struct tk_kube *api;
@@ -409,7 +402,7 @@ struct cell {
     int stop_now;          /* a hard failure that ends the cell early */
     char hard_reason[256]; /* the first hard failure */
     int failures;          /* hard failures recorded */
-    int oom_noted[3];
+    int oom_noted[TK_LOCALCP_MAXHOSTS];
     int etcd_full_noted;
     int64_t last_line_ns;
 };
@@ -901,23 +894,13 @@ static void record_limit_samples(struct cell *c, const char *group, int64_t cpu,
  * components are inside, and records what it read. */
 static int verify_cgroups(struct cell *c, const struct tk_localcp_opts *o)
 {
-    const struct {
-        const char *name;
-        int64_t cpu, mem;
-        int want;
-    } groups[3] = {
-        {"control-plane", o->cpu_millis, o->memory_bytes, 1},
-        {"etcd", o->etcd_cpu_millis, o->etcd_memory_bytes,
-         o->etcd_cpu_millis || o->etcd_memory_bytes},
-        {"aux", o->aux_cpu_millis, o->aux_memory_bytes,
-         o->offload_scheduler && (o->aux_cpu_millis || o->aux_memory_bytes)},
-    };
-    for (int g = 0; g < 3; g++) {
+    struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS];
+    int ng = tk_localcp_groups(o, groups, NULL);
+
+    for (int g = 0; g < ng; g++) {
         struct tk_err err = {0};
         int64_t cpu = 0, mem = 0;
         char *rel;
-        if (!groups[g].want)
-            continue;
         rel = tk_localcp_cgroup_rel(c->cluster, groups[g].name);
         if (tk_cgroup_open(&c->cg[c->ncg], rel, &err) ||
             tk_cgroup_get_limits(c->cg[c->ncg], &cpu, &mem, &err)) {
@@ -929,11 +912,11 @@ static int verify_cgroups(struct cell *c, const struct tk_localcp_opts *o)
         c->cg_mem[c->ncg] = mem;
         c->ncg++;
         record_limit_samples(c, groups[g].name, cpu, mem);
-        if (cpu != groups[g].cpu || mem != groups[g].mem) {
+        if (cpu != groups[g].cpu_millis || mem != groups[g].memory_bytes) {
             failure(c, TK_FAILURE_HARD, 1, "cgroup limits", NAN, NAN, 0,
                     "%s holds cpu=%lldm memory=%lld, not the cpu=%lldm memory=%lld asked", rel,
-                    (long long)cpu, (long long)mem, (long long)groups[g].cpu,
-                    (long long)groups[g].mem);
+                    (long long)cpu, (long long)mem, (long long)groups[g].cpu_millis,
+                    (long long)groups[g].memory_bytes);
             free(rel);
             return -1;
         }

@@ -37,6 +37,8 @@ static void usage(FILE *f)
             "      --etcd-cpus CPUS      put etcd in a dedicated cgroup with this CPU limit\n"
             "      --etcd-memory SIZE    ... and this memory limit\n"
             "      --offload-scheduler   scheduler and controller-manager outside the limits\n"
+            "      --latency DURATION    round trip added between components on different\n"
+            "                            groups (\"20ms\"; whole milliseconds, via toxiproxy)\n"
             "      --apiserver-arg FLAG  extra kube-apiserver flag (repeatable),\n"
             "                            e.g. --apiserver-arg=--max-requests-inflight=800\n"
             "      --timeout DURATION    readiness deadline (default: 90s)\n"
@@ -59,6 +61,7 @@ enum {
     O_ETCD_CPUS,
     O_ETCD_MEMORY,
     O_OFFLOAD,
+    O_LATENCY,
     O_APIARG,
     O_TIMEOUT,
     O_KEEP
@@ -117,6 +120,7 @@ int cmd_cluster(int argc, char **argv)
         {"etcd-cpus", required_argument, NULL, O_ETCD_CPUS},
         {"etcd-memory", required_argument, NULL, O_ETCD_MEMORY},
         {"offload-scheduler", no_argument, NULL, O_OFFLOAD},
+        {"latency", required_argument, NULL, O_LATENCY},
         {"apiserver-arg", required_argument, NULL, O_APIARG},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"keep", no_argument, NULL, O_KEEP},
@@ -198,6 +202,15 @@ int cmd_cluster(int argc, char **argv)
             break;
         case O_OFFLOAD:
             o.offload_scheduler = 1;
+            break;
+        case O_LATENCY:
+            if (tk_duration_parse(optarg, &ns, &err) || ns < 0 || ns % 1000000 ||
+                ns > 10LL * 1000000000) {
+                tk_cmd_fail("--latency '%s': want whole milliseconds up to 10s, such as 20ms",
+                            optarg);
+                goto out;
+            }
+            o.latency_ns = ns;
             break;
         case O_APIARG:
             if (strncmp(optarg, "--", 2) != 0) {

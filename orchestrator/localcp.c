@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "localnet.h"
 #include "localpg.h"
 #include "log.h"
 #include "loop.h"
@@ -32,8 +33,9 @@
 #define CLUSTER_CIDR "10.128.0.0/9"
 
 /* The core components first, in the order tk_localcp_info promises; then the others. etcd's
- * member 0 is C_STORE, members 1 and 2 are C_ETCD1 and C_ETCD2; C_PG is kine's postgres. */
-enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_ETCD1, C_ETCD2, C_PG, C_MAX };
+ * member 0 is C_STORE, members 1 and 2 are C_ETCD1 and C_ETCD2; C_PG is kine's postgres;
+ * C_TOXI the proxy that adds latency between hosts. */
+enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_ETCD1, C_ETCD2, C_PG, C_TOXI, C_MAX };
 _Static_assert((int)C_SCHED + 1 == (int)TK_LOCALCP_NCOMP, "the core components come first");
 _Static_assert((int)C_MAX <= (int)TK_LOCALCP_MAXCOMP, "tk_localcp_info holds every component");
 _Static_assert((int)C_STORE == (int)TK_LOCALCP_DATASTORE && (int)C_CM == (int)TK_LOCALCP_CM &&
@@ -61,6 +63,16 @@ struct cluster {
     struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS]; /* one per host in use */
     int ngroups;
     struct tk_cgroup *cg[TK_LOCALCP_MAXHOSTS]; /* groups[g], once made */
+    /* latency: one proxy per link whose ends are on different hosts */
+    struct link {
+        char name[16]; /* "etcd-0".."etcd-2", "apiserver" */
+        int listen;    /* the proxy's port */
+        int target;    /* component index it forwards to */
+    } links[4];
+    int nlinks;
+    int etcd_link, api_link; /* index into links of etcd member 0 / the apiserver, or -1 */
+    int sched_far, cm_far;   /* scheduler, controller-manager away from the apiserver */
+    char latency_method[200];
 };
 
 /* The component index of etcd member m. */
@@ -73,7 +85,7 @@ static int member(int m)
  * the datastore. */
 static int role(int i)
 {
-    return i >= C_ETCD1 ? C_STORE : i;
+    return i == C_TOXI ? -1 : i >= C_ETCD1 ? C_STORE : i;
 }
 
 static int is_etcd(const struct cluster *cl, int i)
@@ -174,8 +186,8 @@ static int port_in_use(int port)
 
 static int pick_ports(struct cluster *cl, struct tk_err *err)
 {
-    int taken[3 * C_MAX], n = 0, ns = 0;
-    int *slots[3 * C_MAX];
+    int taken[4 * C_MAX], n = 0, ns = 0;
+    int *slots[4 * C_MAX];
 
     for (int i = 0; i < C_MAX; i++) {
         struct comp *c = &cl->c[i];
@@ -187,6 +199,8 @@ static int pick_ports(struct cluster *cl, struct tk_err *err)
         if (is_etcd(cl, i) || (i == C_STORE && is_kine(cl)))
             slots[ns++] = &c->port3;
     }
+    for (int l = 0; l < cl->nlinks; l++)
+        slots[ns++] = &cl->links[l].listen;
 
     if (cl->opts->apiserver_port) {
         if (port_in_use(cl->opts->apiserver_port))
@@ -257,20 +271,24 @@ static int write_kubeconfigs(struct cluster *cl, struct tk_err *err)
         {"kube-scheduler", "kube-scheduler"},
         {"kube-controller-manager", "kube-controller-manager"},
     };
-    char *server = tk_xasprintf("https://127.0.0.1:%d", cl->c[C_APISERVER].port);
     char *ca = tk_xasprintf("%s/ca.crt", cl->pki);
     int rc = 0;
 
     for (size_t i = 0; i < sizeof(users) / sizeof(users[0]) && !rc; i++) {
+        /* a controller on another host reaches the apiserver through the latency proxy */
+        int far = (i == 1 && cl->sched_far) || (i == 2 && cl->cm_far);
+        char *server = tk_xasprintf("https://127.0.0.1:%d", far && cl->api_link >= 0
+                                                                ? cl->links[cl->api_link].listen
+                                                                : cl->c[C_APISERVER].port);
         char *path = tk_xasprintf("%s/%s.kubeconfig", cl->dir, users[i][0]);
         char *crt = tk_xasprintf("%s/%s.crt", cl->pki, users[i][1]);
         char *key = tk_xasprintf("%s/%s.key", cl->pki, users[i][1]);
         rc = tk_kubeconfig_write(path, cl->name, server, ca, crt, key, err);
+        free(server);
         free(path);
         free(crt);
         free(key);
     }
-    free(server);
     free(ca);
     return rc;
 }
@@ -363,7 +381,9 @@ static void apiserver_argv(struct cluster *cl, struct argv *a)
     struct tk_buf servers;
     tk_buf_init(&servers, 0);
     for (int m = 0; m < cl->members; m++)
-        tk_buf_printf(&servers, "%shttp://127.0.0.1:%d", m ? "," : "", cl->c[member(m)].port);
+        tk_buf_printf(&servers, "%shttp://127.0.0.1:%d", m ? "," : "",
+                      cl->etcd_link >= 0 ? cl->links[cl->etcd_link + m].listen
+                                         : cl->c[member(m)].port);
     arg(a, "--etcd-servers=%s", servers.data);
     tk_buf_release(&servers);
     arg(a, "--service-cluster-ip-range=" SERVICE_CIDR);
@@ -442,6 +462,16 @@ static int save_state(struct cluster *cl, struct tk_err *err)
     cJSON_AddStringToObject(root, "datastore", ds_name(cl->opts->datastore));
     cJSON_AddStringToObject(root, "datastore_kind", ds_kind(cl->opts->datastore));
     cJSON_AddNumberToObject(root, "etcd_members", cl->members);
+    cJSON_AddNumberToObject(root, "latency_ms", (double)(cl->opts->latency_ns / 1000000));
+    cJSON_AddStringToObject(root, "latency_method", cl->latency_method);
+    cJSON *links = cJSON_AddArrayToObject(root, "latency_links");
+    for (int l = 0; l < cl->nlinks; l++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", cl->links[l].name);
+        cJSON_AddNumberToObject(o, "listen", cl->links[l].listen);
+        cJSON_AddNumberToObject(o, "upstream", cl->c[cl->links[l].target].port);
+        cJSON_AddItemToArray(links, o);
+    }
     cJSON_AddNumberToObject(root, "created_unix", (double)time(NULL));
     cJSON_AddStringToObject(root, "cgroup_version", tk_cgroup_version() ? tk_cgroup_version() : "");
     for (int i = 0; i < C_MAX; i++) {
@@ -748,6 +778,66 @@ int tk_localcp_groups(const struct tk_localcp_opts *opts,
     return n;
 }
 
+/* Which links cross hosts when latency is asked for: the apiserver to each etcd member (or
+ * kine), and a controller on another host to the apiserver. A component in no group while
+ * others have one (the shorthand's --offload-scheduler) counts as on a host of its own. */
+static int plan_links(struct cluster *cl, struct tk_err *err)
+{
+    struct tk_localcp_host hosts[TK_LOCALCP_MAXHOSTS];
+    int host_of[TK_LOCALCP_NCOMP], key[TK_LOCALCP_NCOMP], nh;
+    int64_t lat = cl->opts->latency_ns;
+    char why[160];
+
+    cl->etcd_link = cl->api_link = -1;
+    if (lat <= 0)
+        return 0;
+    if (lat % 1000000 || lat > 10LL * 1000000000)
+        return tk_err_set(err, TK_EINVAL,
+                          "latency %lldus: toxiproxy adds whole milliseconds, up to 10s",
+                          (long long)(lat / 1000));
+    nh = resolve_hosts(cl->opts, hosts, host_of);
+    for (int r = 0; r < TK_LOCALCP_NCOMP; r++)
+        key[r] = host_of[r] >= 0 ? host_of[r]
+                 : nh == 0       ? 0
+                                 : TK_LOCALCP_MAXHOSTS + (r == C_CM ? C_SCHED : r);
+    if (key[C_STORE] != key[C_APISERVER]) {
+        cl->etcd_link = cl->nlinks;
+        for (int m = 0; m < cl->members; m++) {
+            struct link *l = &cl->links[cl->nlinks++];
+            snprintf(l->name, sizeof(l->name), "etcd-%d", m);
+            l->target = member(m);
+        }
+    }
+    cl->sched_far = key[C_SCHED] != key[C_APISERVER];
+    cl->cm_far = key[C_CM] != key[C_APISERVER];
+    if (cl->sched_far || cl->cm_far) {
+        cl->api_link = cl->nlinks;
+        snprintf(cl->links[cl->nlinks].name, sizeof(cl->links[0].name), "apiserver");
+        cl->links[cl->nlinks++].target = C_APISERVER;
+    }
+    if (!cl->nlinks)
+        return 0;
+    char *bin = tk_xasprintf("%s/bin/toxiproxy-server", cl->cache);
+    int ok = access(bin, X_OK) == 0;
+    free(bin);
+    if (!ok)
+        return tk_err_set(err, TK_ENOTFOUND,
+                          "latency between hosts needs toxiproxy-server in %s/bin: run "
+                          "scripts/bootstrap (it builds the pinned toxiproxy)",
+                          cl->cache);
+    cl->c[C_TOXI].on = 1;
+    /* netem is the kernel's way, but it would need each host in a network namespace of its
+     * own; record why it is not the one used here. */
+    if (tk_localnet_netem(why, sizeof(why)))
+        snprintf(cl->latency_method, sizeof(cl->latency_method),
+                 "toxiproxy; netem available but not used (the hosts share one network "
+                 "namespace)");
+    else
+        snprintf(cl->latency_method, sizeof(cl->latency_method),
+                 "toxiproxy; netem unavailable: %.150s", why);
+    return 0;
+}
+
 static int setup_cgroups(struct cluster *cl, struct tk_err *err)
 {
     int rc = 0;
@@ -768,7 +858,7 @@ static int setup_cgroups(struct cluster *cl, struct tk_err *err)
 static struct tk_cgroup *group_for(struct cluster *cl, int i, const char **name)
 {
     *name = NULL;
-    for (int g = 0; g < cl->ngroups; g++)
+    for (int g = 0; g < cl->ngroups && role(i) >= 0; g++)
         if (cl->groups[g].comps & (1u << role(i))) {
             *name = cl->groups[g].name;
             return cl->cg[g];
@@ -783,7 +873,11 @@ static int start_comp(struct cluster *cl, int i, struct tk_err *err)
     struct tk_cgroup *cg = group_for(cl, i, &c->group);
     int rc;
 
-    if (i == C_PG) {
+    if (i == C_TOXI) {
+        arg(&a, "%s/bin/toxiproxy-server", cl->cache);
+        arg(&a, "-host=127.0.0.1");
+        arg(&a, "-port=%d", c->port);
+    } else if (i == C_PG) {
         char **v = tk_localpg_argv(cl->pgbin, cl->pgdir, c->port);
         struct tk_proc_spec pg = {
             .argv = (const char *const *)v, .log_path = c->log, .marker = cl->dir, .cg = cg};
@@ -791,7 +885,9 @@ static int start_comp(struct cluster *cl, int i, struct tk_err *err)
         tk_localpg_argv_free(v);
         return rc;
     }
-    switch (role(i)) {
+    switch (i == C_TOXI ? -1 : role(i)) {
+    case -1:
+        break;
     case C_STORE:
         store_argv(cl, i == C_STORE ? 0 : i - C_ETCD1 + 1, &a);
         break;
@@ -863,11 +959,29 @@ static int wait_ready(struct cluster *cl, struct prober *p, unsigned mask, int64
     }
 }
 
+/* Starts toxiproxy and one proxy per link, each with the latency. */
+static int start_links(struct cluster *cl, struct prober *p, int64_t deadline, struct tk_err *err)
+{
+    int rc;
+    if ((rc = start_comp(cl, C_TOXI, err)) || (rc = save_state(cl, err)) ||
+        (rc = wait_ready(cl, p, 1u << C_TOXI, deadline, err)))
+        return rc;
+    for (int l = 0; l < cl->nlinks && !rc; l++)
+        rc = tk_localnet_proxy(p->loop, cl->c[C_TOXI].port, cl->links[l].name, cl->links[l].listen,
+                               cl->c[cl->links[l].target].port,
+                               (int)(cl->opts->latency_ns / 1000000), err);
+    if (!rc)
+        progress(cl, "%d link(s) with %lldms round trip (%s)", cl->nlinks,
+                 (long long)(cl->opts->latency_ns / 1000000), cl->latency_method);
+    return rc;
+}
+
 static void init_comps(struct cluster *cl)
 {
     static const char *const names[C_MAX] = {
-        "etcd",   "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd-1",
-        "etcd-2", "postgres"};
+        "etcd",           "kube-apiserver", "kube-controller-manager",
+        "kube-scheduler", "etcd-1",         "etcd-2",
+        "postgres",       "toxiproxy"};
     for (int i = 0; i < C_MAX; i++) {
         cl->c[i].name = i == C_STORE ? ds_name(cl->opts->datastore) : names[i];
         cl->c[i].on = i <= C_SCHED || (i <= C_ETCD2 && i - C_ETCD1 + 1 < cl->members) ||
@@ -883,6 +997,8 @@ static void set_health_urls(struct cluster *cl)
      * and the apiserver's /readyz checks storage for real. */
     if (c[C_PG].on)
         c[C_PG].health_url = tk_xasprintf("pg:%s", cl->pgdir);
+    if (c[C_TOXI].on)
+        c[C_TOXI].health_url = tk_xasprintf("http://127.0.0.1:%d/version", c[C_TOXI].port);
     c[C_STORE].health_url = is_kine(cl)
                                 ? tk_xasprintf("http://127.0.0.1:%d/metrics", c[C_STORE].port3)
                                 : tk_xasprintf("http://127.0.0.1:%d/health", c[C_STORE].port);
@@ -936,7 +1052,7 @@ static int bring_up(struct cluster *cl, struct tk_err *err)
     const struct tk_pki_opts pki_opts = {0};
 
     deadline = t0 + (int64_t)timeout_s * 1000000000LL;
-    if ((rc = prepare_dirs(cl, err)) || (rc = pick_ports(cl, err)) ||
+    if ((rc = prepare_dirs(cl, err)) || (rc = plan_links(cl, err)) || (rc = pick_ports(cl, err)) ||
         (rc = tk_pki_ensure(cl->pki, &pki_opts, err)) ||
         (rc = mint_serving(cl, "kube-controller-manager", err)) ||
         (rc = mint_serving(cl, "kube-scheduler", err)) || (rc = write_kubeconfigs(cl, err)) ||
@@ -963,6 +1079,8 @@ static int bring_up(struct cluster *cl, struct tk_err *err)
     }
     if (!rc && !(rc = save_state(cl, err)))
         rc = wait_ready(cl, &p, store, deadline, err);
+    if (!rc && cl->c[C_TOXI].on)
+        rc = start_links(cl, &p, deadline, err);
     if (!rc && !(rc = start_comp(cl, C_APISERVER, err)) && !(rc = save_state(cl, err)))
         rc = wait_ready(cl, &p, 1u << C_APISERVER, deadline, err);
     if (!rc && !(rc = start_comp(cl, C_CM, err)) && !(rc = start_comp(cl, C_SCHED, err)) &&
@@ -1193,6 +1311,13 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
+/* A number from the state file, or dflt when it is absent (an older cluster.json). */
+static double num_or(const cJSON *o, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
 int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err *err)
 {
     char *dir = tk_localcp_dir(name);
@@ -1218,10 +1343,16 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
     snprintf(out->admin_key, sizeof(out->admin_key), "%s/pki/admin.key", dir);
     copy_str(out->datastore, sizeof(out->datastore),
              cJSON_GetStringValue(cJSON_GetObjectItem(st, "datastore")));
-    out->etcd_members = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "etcd_members"));
+    out->etcd_members = (int)num_or(st, "etcd_members", 1);
     if (out->etcd_members < 1)
         out->etcd_members = 1;
     out->ncomp = cJSON_GetArraySize(comps);
+    out->latency_ns = (int64_t)num_or(st, "latency_ms", 0) * 1000000;
+    if (out->latency_ns < 0)
+        out->latency_ns = 0;
+    copy_str(out->latency_method, sizeof(out->latency_method),
+             cJSON_GetStringValue(cJSON_GetObjectItem(st, "latency_method")));
+    out->latency_links = cJSON_GetArraySize(cJSON_GetObjectItem(st, "latency_links"));
     for (int i = 0; i < out->ncomp; i++) {
         cJSON *c = cJSON_GetArrayItem(comps, i);
         struct tk_localcp_comp *o = &out->comp[i];

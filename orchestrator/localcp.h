@@ -10,7 +10,8 @@
  * for, one per host: a "control-plane" group, and optionally a dedicated "etcd" group; with
  * offload_scheduler the scheduler and controller-manager run outside the limits, or in an
  * "aux" group of their own (as if on another host); explicit hosts and a placement
- * (tk_localcp_opts.hosts) put any component on any host. */
+ * (tk_localcp_opts.hosts) put any component on any host, and latency_ns adds round-trip time
+ * between components on different hosts through a toxiproxy (localnet.h). */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,8 @@ struct tk_localcp_opts {
     struct tk_localcp_host hosts[TK_LOCALCP_MAXHOSTS];
     int nhosts;
     int host_of[4];
+    int64_t latency_ns; /* added round trip between two components on different hosts, whole
+                           milliseconds (a toxiproxy in between, see localnet.h); 0: none */
     const char *const *apiserver_args; /* extra "--flag=value", NULL-terminated, may be NULL */
     int timeout_s;                     /* readiness deadline, default 90 */
     int quiet;                         /* no progress lines */
@@ -63,12 +66,12 @@ struct tk_localcp_opts {
 
 /* What a running cluster is made of, read from its cluster.json: the TK_LOCALCP_NCOMP core
  * components at fixed places (datastore, apiserver, controller-manager, scheduler), then the
- * others the cluster has (etcd-1 and etcd-2 of a three-member etcd, postgres), up to
+ * others the cluster has (etcd-1 and etcd-2 of a three-member etcd, postgres, toxiproxy), up to
  * TK_LOCALCP_MAXCOMP. */
 enum { TK_LOCALCP_NCOMP = 4, TK_LOCALCP_MAXCOMP = 8 };
 struct tk_localcp_comp {
     char name[32];        /* etcd | kine | kube-apiserver | kube-controller-manager | ... |
-                             etcd-1 | etcd-2 | postgres */
+                             etcd-1 | etcd-2 | postgres | toxiproxy */
     pid_t pid;            /* also its process group */
     int port;             /* main port (secure port; etcd/kine client port) */
     int metrics_port;     /* etcd, kine: plain-HTTP metrics listener; else 0 (use port) */
@@ -83,9 +86,12 @@ struct tk_localcp_comp {
 struct tk_localcp_info {
     char dir[512];        /* the cluster directory; also every process's owner marker */
     char kubeconfig[560]; /* admin kubeconfig (system:masters) */
-    char ca[560], admin_cert[560], admin_key[560];   /* PEM files: cluster CA, admin identity */
-    char datastore[8];                               /* "etcd" | "kine" */
-    int etcd_members;                                /* 1 or 3 (kine: 1) */
+    char ca[560], admin_cert[560], admin_key[560]; /* PEM files: cluster CA, admin identity */
+    char datastore[8];                             /* "etcd" | "kine" */
+    int etcd_members;                              /* 1 or 3 (kine: 1) */
+    int64_t latency_ns;                            /* added between hosts (0: none) */
+    char latency_method[200]; /* "toxiproxy; netem unavailable: <why>", or "" */
+    int latency_links; /* proxied links (apiserver->each etcd member, controllers->apiserver) */
     struct tk_localcp_comp comp[TK_LOCALCP_MAXCOMP]; /* datastore, apiserver, cm, scheduler,
                                                         then the others */
     int ncomp;                                       /* TK_LOCALCP_NCOMP..TK_LOCALCP_MAXCOMP */

@@ -67,10 +67,13 @@ TK_TEST(topology_from_the_shipped_file)
     CHECK_INT(tk_run_topology(&e->cells[1].p, &o, why, sizeof(why)), 0);
     groups_of(&o, g, sizeof(g));
     CHECK_STR(g, "control-plane=4000/8192Mi:acs etcd=2000/4096Mi:d");
-    /* 2: the same with 2ms between hosts: not buildable yet, and says why */
-    CHECK_INT(tk_run_topology(&e->cells[2].p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "latency 2ms between hosts");
-    CHECK_CONTAINS(why, "toxiproxy");
+    CHECK_INT(o.latency_ns, 0);
+    /* 2: the same with 2ms between hosts */
+    memset(&o, 0, sizeof(o));
+    CHECK_INT(tk_run_topology(&e->cells[2].p, &o, why, sizeof(why)), 0);
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=4000/8192Mi:acs etcd=2000/4096Mi:d");
+    CHECK_INT(o.latency_ns, 2000000);
     /* 3: scheduler and controller-manager offloaded into an aux group of 2 CPUs, 4Gi */
     memset(&o, 0, sizeof(o));
     CHECK_INT(tk_run_topology(&e->cells[3].p, &o, why, sizeof(why)), 0);
@@ -145,6 +148,17 @@ TK_TEST(topology_refusals)
     CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
     groups_of(&o, g, sizeof(g));
     CHECK_STR(g, "control-plane=2000/4096Mi:a etcd=1000/1024Mi:ds aux=500/512Mi:c");
+
+    /* latency: whole milliseconds (toxiproxy's unit), only between hosts */
+    p.latency_ns = 2500000;
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
+    CHECK_CONTAINS(why, "latency 2.5ms between hosts");
+    CHECK_CONTAINS(why, "whole milliseconds");
+    p = one_host();
+    p.latency_ns = 2500000;
+    memset(&o, 0, sizeof(o));
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    CHECK_INT(o.latency_ns, 0);
 
     /* a placement outside the hosts */
     p = one_host();

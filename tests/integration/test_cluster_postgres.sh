@@ -42,4 +42,5 @@ for p in $ports; do
     check "port $p free" port_free "$p"
 done
 check "cluster directory removed" test ! -e "$dir"
+check "no cgroup left" test -z "$(cgroups_left "$name")"
 it_finish

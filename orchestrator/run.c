@@ -882,7 +882,7 @@ static void record_limit_samples(struct cell *c, const char *group, int64_t cpu,
 {
     char labels[64];
     struct tk_err err = {0};
-    snprintf(labels, sizeof(labels), "group=\"%s\"", group);
+    snprintf(labels, sizeof(labels), "group=\"%.48s\"", group);
     struct tk_store_sample s[2] = {
         {tk_wall_ns() / 1000000, "cgroup", "cgroup_limit_cpu_millis", labels, (double)cpu},
         {tk_wall_ns() / 1000000, "cgroup", "cgroup_limit_memory_bytes", labels, (double)mem},
@@ -909,7 +909,7 @@ static int verify_cgroups(struct cell *c, const struct tk_localcp_opts *o)
             free(rel);
             return -1;
         }
-        snprintf(c->cg_name[c->ncg], sizeof(c->cg_name[c->ncg]), "%s", groups[g].name);
+        snprintf(c->cg_name[c->ncg], sizeof(c->cg_name[c->ncg]), "%.15s", groups[g].name);
         c->cg_mem[c->ncg] = mem;
         c->ncg++;
         record_limit_samples(c, groups[g].name, cpu, mem);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -406,7 +407,15 @@ int tk_cgroup_destroy(struct tk_cgroup *cg, struct tk_err *err)
         if (c > 0 && strcmp(cg->dir[c], cg->dir[c - 1]) == 0)
             continue;
         snprintf(path, sizeof(path), "%s", cg->dir[c]);
-        if (rmdir(path) && errno != ENOENT)
+        /* A process that just exited stays attached until its parent reaps it (EBUSY); a
+         * stopped cluster's processes are reaped by init, a moment later. */
+        int rc = rmdir(path);
+        for (int tries = 0; rc && errno == EBUSY && tries < 60; tries++) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+            rc = rmdir(path);
+        }
+        if (rc && errno != ENOENT)
             return tk_err_set(err, TK_EIO, "cannot remove cgroup %s: %s", path, strerror(errno));
         /* Remove now-empty parents that rel created, stopping at the first non-empty one. */
         size_t depth = 0;

@@ -18,7 +18,8 @@ static void usage(FILE *f)
             "       turbokube cluster status [--name NAME] [--output table|json]\n"
             "       turbokube cluster env    [--name NAME]\n"
             "\n"
-            "A real control plane on this machine, on loopback: etcd (or kine over SQLite),\n"
+            "A real control plane on this machine, on loopback: etcd (or kine over SQLite or\n"
+            "PostgreSQL),\n"
             "kube-apiserver (Node,RBAC; NodeRestriction), kube-controller-manager and\n"
             "kube-scheduler, built by scripts/bootstrap. State lives in\n"
             "$TURBOKUBE_HOME/clusters/NAME (default ~/.turbokube/clusters/NAME).\n"
@@ -26,13 +27,18 @@ static void usage(FILE *f)
             "  -n, --name NAME           cluster name (default: default)\n"
             "\n"
             "up:\n"
-            "      --datastore etcd|kine kine stores in SQLite (default: etcd)\n"
+            "      --datastore etcd|kine|kine-postgres\n"
+            "                            kine stores in SQLite, kine-postgres in a private\n"
+            "                            PostgreSQL (default: etcd)\n"
+            "      --etcd-members 1|3    etcd cluster size (default: 1)\n"
             "      --port PORT           apiserver port (default: a free one)\n"
             "      --cpus CPUS           CPU limit of the control-plane cgroup (\"2\", \"1500m\")\n"
             "      --memory SIZE         memory limit of the control-plane cgroup (\"4Gi\")\n"
             "      --etcd-cpus CPUS      put etcd in a dedicated cgroup with this CPU limit\n"
             "      --etcd-memory SIZE    ... and this memory limit\n"
             "      --offload-scheduler   scheduler and controller-manager outside the limits\n"
+            "      --latency DURATION    round trip added between components on different\n"
+            "                            groups (\"20ms\"; whole milliseconds, via toxiproxy)\n"
             "      --apiserver-arg FLAG  extra kube-apiserver flag (repeatable),\n"
             "                            e.g. --apiserver-arg=--max-requests-inflight=800\n"
             "      --timeout DURATION    readiness deadline (default: 90s)\n"
@@ -48,12 +54,14 @@ static void usage(FILE *f)
 
 enum {
     O_DATASTORE = 256,
+    O_MEMBERS,
     O_PORT,
     O_CPUS,
     O_MEMORY,
     O_ETCD_CPUS,
     O_ETCD_MEMORY,
     O_OFFLOAD,
+    O_LATENCY,
     O_APIARG,
     O_TIMEOUT,
     O_KEEP
@@ -105,12 +113,14 @@ int cmd_cluster(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"datastore", required_argument, NULL, O_DATASTORE},
+        {"etcd-members", required_argument, NULL, O_MEMBERS},
         {"port", required_argument, NULL, O_PORT},
         {"cpus", required_argument, NULL, O_CPUS},
         {"memory", required_argument, NULL, O_MEMORY},
         {"etcd-cpus", required_argument, NULL, O_ETCD_CPUS},
         {"etcd-memory", required_argument, NULL, O_ETCD_MEMORY},
         {"offload-scheduler", no_argument, NULL, O_OFFLOAD},
+        {"latency", required_argument, NULL, O_LATENCY},
         {"apiserver-arg", required_argument, NULL, O_APIARG},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"keep", no_argument, NULL, O_KEEP},
@@ -153,12 +163,22 @@ int cmd_cluster(int argc, char **argv)
         case O_DATASTORE:
             if (!strcmp(optarg, "etcd"))
                 o.datastore = TK_DS_ETCD;
-            else if (!strcmp(optarg, "kine"))
+            else if (!strcmp(optarg, "kine") || !strcmp(optarg, "kine-sqlite"))
                 o.datastore = TK_DS_KINE_SQLITE;
+            else if (!strcmp(optarg, "kine-postgres"))
+                o.datastore = TK_DS_KINE_POSTGRES;
             else {
-                tk_cmd_fail("--datastore '%s': want etcd or kine", optarg);
+                tk_cmd_fail("--datastore '%s': want etcd, kine (kine-sqlite) or kine-postgres",
+                            optarg);
                 goto out;
             }
+            break;
+        case O_MEMBERS:
+            if (strcmp(optarg, "1") && strcmp(optarg, "3")) {
+                tk_cmd_fail("--etcd-members '%s': want 1 or 3", optarg);
+                goto out;
+            }
+            o.etcd_members = atoi(optarg);
             break;
         case O_PORT:
             if (parse_port(optarg, &o.apiserver_port))
@@ -182,6 +202,15 @@ int cmd_cluster(int argc, char **argv)
             break;
         case O_OFFLOAD:
             o.offload_scheduler = 1;
+            break;
+        case O_LATENCY:
+            if (tk_duration_parse(optarg, &ns, &err) || ns < 0 || ns % 1000000 ||
+                ns > 10LL * 1000000000) {
+                tk_cmd_fail("--latency '%s': want whole milliseconds up to 10s, such as 20ms",
+                            optarg);
+                goto out;
+            }
+            o.latency_ns = ns;
             break;
         case O_APIARG:
             if (strncmp(optarg, "--", 2) != 0) {

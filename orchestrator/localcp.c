@@ -19,6 +19,8 @@
 #include "cgroup.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "localnet.h"
+#include "localpg.h"
 #include "log.h"
 #include "loop.h"
 #include "pki.h"
@@ -30,13 +32,20 @@
  * 32,768 /24 node ranges, enough for the largest fleets. */
 #define CLUSTER_CIDR "10.128.0.0/9"
 
-enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_N };
-_Static_assert((int)C_N == (int)TK_LOCALCP_NCOMP,
-               "cluster.json lists every component of tk_localcp_info");
+/* The core components first, in the order tk_localcp_info promises; then the others. etcd's
+ * member 0 is C_STORE, members 1 and 2 are C_ETCD1 and C_ETCD2; C_PG is kine's postgres;
+ * C_TOXI the proxy that adds latency between hosts. */
+enum { C_STORE, C_APISERVER, C_CM, C_SCHED, C_ETCD1, C_ETCD2, C_PG, C_TOXI, C_MAX };
+_Static_assert((int)C_SCHED + 1 == (int)TK_LOCALCP_NCOMP, "the core components come first");
+_Static_assert((int)C_MAX <= (int)TK_LOCALCP_MAXCOMP, "tk_localcp_info holds every component");
+_Static_assert((int)C_STORE == (int)TK_LOCALCP_DATASTORE && (int)C_CM == (int)TK_LOCALCP_CM &&
+                   (int)C_SCHED == (int)TK_LOCALCP_SCHEDULER,
+               "host_of and the groups' comps use the component indices");
 
 struct comp {
-    const char *name;  /* etcd | kine | kube-apiserver | ... */
+    const char *name;  /* etcd | kine | kube-apiserver | ... | etcd-1 | etcd-2 */
     const char *group; /* cgroup name within the cluster, or NULL */
+    int on;            /* part of this cluster */
     int port;          /* main (secure) port */
     int port2, port3;  /* etcd: peer, metrics; kine: metrics */
     char *health_url;
@@ -47,13 +56,56 @@ struct comp {
 struct cluster {
     char *name, *dir, *pki, *cache;
     const struct tk_localcp_opts *opts;
-    struct comp c[C_N];
-    struct tk_cgroup *cg_cp, *cg_etcd, *cg_aux;
+    int members;     /* etcd members: 1 or 3 */
+    char pgbin[256]; /* kine-postgres: PostgreSQL's server binaries */
+    char *pgdir;     /* kine-postgres: the postgres directory (data/ below it) */
+    struct comp c[C_MAX];
+    struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS]; /* one per host in use */
+    int ngroups;
+    struct tk_cgroup *cg[TK_LOCALCP_MAXHOSTS]; /* groups[g], once made */
+    /* latency: one proxy per link whose ends are on different hosts */
+    struct link {
+        char name[16]; /* "etcd-0".."etcd-2", "apiserver" */
+        int listen;    /* the proxy's port */
+        int target;    /* component index it forwards to */
+    } links[4];
+    int nlinks;
+    int etcd_link, api_link; /* index into links of etcd member 0 / the apiserver, or -1 */
+    int sched_far, cm_far;   /* scheduler, controller-manager away from the apiserver */
+    char latency_method[200];
 };
+
+/* The component index of etcd member m. */
+static int member(int m)
+{
+    return m == 0 ? C_STORE : C_ETCD1 + m - 1;
+}
+
+/* What a component stands for when it is placed: every etcd member, and kine's postgres, is
+ * the datastore. */
+static int role(int i)
+{
+    return i == C_TOXI ? -1 : i >= C_ETCD1 ? C_STORE : i;
+}
+
+static int is_etcd(const struct cluster *cl, int i)
+{
+    return cl->opts->datastore == TK_DS_ETCD && (i == C_STORE || i == C_ETCD1 || i == C_ETCD2);
+}
+
+static int is_kine(const struct cluster *cl)
+{
+    return cl->opts->datastore != TK_DS_ETCD;
+}
 
 static const char *ds_name(enum tk_localcp_datastore ds)
 {
-    return ds == TK_DS_KINE_SQLITE ? "kine" : "etcd";
+    return ds == TK_DS_ETCD ? "etcd" : "kine";
+}
+
+static const char *ds_kind(enum tk_localcp_datastore ds)
+{
+    return ds == TK_DS_ETCD ? "etcd" : ds == TK_DS_KINE_SQLITE ? "kine-sqlite" : "kine-postgres";
 }
 
 char *tk_localcp_cache(void)
@@ -134,9 +186,21 @@ static int port_in_use(int port)
 
 static int pick_ports(struct cluster *cl, struct tk_err *err)
 {
-    int taken[8], n = 0;
-    int *slots[] = {&cl->c[C_APISERVER].port, &cl->c[C_STORE].port, &cl->c[C_STORE].port2,
-                    &cl->c[C_STORE].port3,    &cl->c[C_CM].port,    &cl->c[C_SCHED].port};
+    int taken[4 * C_MAX], n = 0, ns = 0;
+    int *slots[4 * C_MAX];
+
+    for (int i = 0; i < C_MAX; i++) {
+        struct comp *c = &cl->c[i];
+        if (!c->on)
+            continue;
+        slots[ns++] = &c->port;
+        if (is_etcd(cl, i))
+            slots[ns++] = &c->port2;
+        if (is_etcd(cl, i) || (i == C_STORE && is_kine(cl)))
+            slots[ns++] = &c->port3;
+    }
+    for (int l = 0; l < cl->nlinks; l++)
+        slots[ns++] = &cl->links[l].listen;
 
     if (cl->opts->apiserver_port) {
         if (port_in_use(cl->opts->apiserver_port))
@@ -147,7 +211,7 @@ static int pick_ports(struct cluster *cl, struct tk_err *err)
         cl->c[C_APISERVER].port = cl->opts->apiserver_port;
         taken[n++] = cl->opts->apiserver_port;
     }
-    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+    for (int i = 0; i < ns; i++) {
         if (*slots[i])
             continue;
         if ((*slots[i] = free_port(taken, n)) < 0)
@@ -207,20 +271,24 @@ static int write_kubeconfigs(struct cluster *cl, struct tk_err *err)
         {"kube-scheduler", "kube-scheduler"},
         {"kube-controller-manager", "kube-controller-manager"},
     };
-    char *server = tk_xasprintf("https://127.0.0.1:%d", cl->c[C_APISERVER].port);
     char *ca = tk_xasprintf("%s/ca.crt", cl->pki);
     int rc = 0;
 
     for (size_t i = 0; i < sizeof(users) / sizeof(users[0]) && !rc; i++) {
+        /* a controller on another host reaches the apiserver through the latency proxy */
+        int far = (i == 1 && cl->sched_far) || (i == 2 && cl->cm_far);
+        char *server = tk_xasprintf("https://127.0.0.1:%d", far && cl->api_link >= 0
+                                                                ? cl->links[cl->api_link].listen
+                                                                : cl->c[C_APISERVER].port);
         char *path = tk_xasprintf("%s/%s.kubeconfig", cl->dir, users[i][0]);
         char *crt = tk_xasprintf("%s/%s.crt", cl->pki, users[i][1]);
         char *key = tk_xasprintf("%s/%s.key", cl->pki, users[i][1]);
         rc = tk_kubeconfig_write(path, cl->name, server, ca, crt, key, err);
+        free(server);
         free(path);
         free(crt);
         free(key);
     }
-    free(server);
     free(ca);
     return rc;
 }
@@ -255,25 +323,49 @@ static void argv_free(struct argv *a)
     a->n = 0;
 }
 
-static void store_argv(struct cluster *cl, struct argv *a)
+/* etcd member m (0 for a single member, which keeps the cluster's name and data directory). */
+static void store_argv(struct cluster *cl, int m, struct argv *a)
 {
-    struct comp *s = &cl->c[C_STORE];
-    if (cl->opts->datastore == TK_DS_KINE_SQLITE) {
+    struct comp *s = &cl->c[member(m)];
+    struct tk_buf initial;
+    if (is_kine(cl)) {
         arg(a, "%s/bin/kine", cl->cache);
-        arg(a, "--endpoint=sqlite://%s/kine/state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
-            cl->dir);
+        if (cl->opts->datastore == TK_DS_KINE_POSTGRES)
+            arg(a, "--endpoint=postgres://kine@127.0.0.1:%d/kine?sslmode=disable",
+                cl->c[C_PG].port);
+        else
+            arg(a,
+                "--endpoint=sqlite://%s/kine/"
+                "state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
+                cl->dir);
         arg(a, "--listen-address=127.0.0.1:%d", s->port);
         arg(a, "--metrics-bind-address=127.0.0.1:%d", s->port3);
         return;
     }
+    tk_buf_init(&initial, 0);
+    for (int k = 0; k < cl->members; k++) {
+        if (cl->members == 1)
+            tk_buf_printf(&initial, "%s=", cl->name);
+        else
+            tk_buf_printf(&initial, "%s%s-%d=", k ? "," : "", cl->name, k);
+        tk_buf_printf(&initial, "http://127.0.0.1:%d", cl->c[member(k)].port2);
+    }
     arg(a, "%s/bin/etcd", cl->cache);
-    arg(a, "--name=%s", cl->name);
-    arg(a, "--data-dir=%s/etcd", cl->dir);
+    if (cl->members == 1) {
+        arg(a, "--name=%s", cl->name);
+        arg(a, "--data-dir=%s/etcd", cl->dir);
+    } else {
+        arg(a, "--name=%s-%d", cl->name, m);
+        arg(a, "--data-dir=%s/etcd/%d", cl->dir, m);
+        arg(a, "--initial-cluster-token=%s", cl->name);
+        arg(a, "--initial-cluster-state=new");
+    }
     arg(a, "--listen-client-urls=http://127.0.0.1:%d", s->port);
     arg(a, "--advertise-client-urls=http://127.0.0.1:%d", s->port);
     arg(a, "--listen-peer-urls=http://127.0.0.1:%d", s->port2);
     arg(a, "--initial-advertise-peer-urls=http://127.0.0.1:%d", s->port2);
-    arg(a, "--initial-cluster=%s=http://127.0.0.1:%d", cl->name, s->port2);
+    arg(a, "--initial-cluster=%s", initial.data);
+    tk_buf_release(&initial);
     arg(a, "--listen-metrics-urls=http://127.0.0.1:%d", s->port3);
     arg(a, "--quota-backend-bytes=%lld", 8LL << 30);
     arg(a, "--log-level=warn");
@@ -286,7 +378,14 @@ static void apiserver_argv(struct cluster *cl, struct argv *a)
     arg(a, "--bind-address=127.0.0.1");
     arg(a, "--advertise-address=127.0.0.1");
     arg(a, "--secure-port=%d", cl->c[C_APISERVER].port);
-    arg(a, "--etcd-servers=http://127.0.0.1:%d", cl->c[C_STORE].port);
+    struct tk_buf servers;
+    tk_buf_init(&servers, 0);
+    for (int m = 0; m < cl->members; m++)
+        tk_buf_printf(&servers, "%shttp://127.0.0.1:%d", m ? "," : "",
+                      cl->etcd_link >= 0 ? cl->links[cl->etcd_link + m].listen
+                                         : cl->c[member(m)].port);
+    arg(a, "--etcd-servers=%s", servers.data);
+    tk_buf_release(&servers);
     arg(a, "--service-cluster-ip-range=" SERVICE_CIDR);
     arg(a, "--tls-cert-file=%s/apiserver.crt", p);
     arg(a, "--tls-private-key-file=%s/apiserver.key", p);
@@ -361,18 +460,34 @@ static int save_state(struct cluster *cl, struct tk_err *err)
     cJSON_AddStringToObject(root, "name", cl->name);
     cJSON_AddStringToObject(root, "dir", cl->dir);
     cJSON_AddStringToObject(root, "datastore", ds_name(cl->opts->datastore));
+    cJSON_AddStringToObject(root, "datastore_kind", ds_kind(cl->opts->datastore));
+    cJSON_AddNumberToObject(root, "etcd_members", cl->members);
+    cJSON_AddNumberToObject(root, "latency_ms", (double)(cl->opts->latency_ns / 1000000));
+    cJSON_AddStringToObject(root, "latency_method", cl->latency_method);
+    cJSON *links = cJSON_AddArrayToObject(root, "latency_links");
+    for (int l = 0; l < cl->nlinks; l++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", cl->links[l].name);
+        cJSON_AddNumberToObject(o, "listen", cl->links[l].listen);
+        cJSON_AddNumberToObject(o, "upstream", cl->c[cl->links[l].target].port);
+        cJSON_AddItemToArray(links, o);
+    }
     cJSON_AddNumberToObject(root, "created_unix", (double)time(NULL));
     cJSON_AddStringToObject(root, "cgroup_version", tk_cgroup_version() ? tk_cgroup_version() : "");
-    for (int i = 0; i < C_N; i++) {
+    for (int i = 0; i < C_MAX; i++) {
         struct comp *c = &cl->c[i];
+        if (!c->on)
+            continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", c->name);
         cJSON_AddNumberToObject(o, "pid", c->pid);
         cJSON_AddNumberToObject(o, "port", c->port);
-        if (i == C_STORE) {
+        if (is_etcd(cl, i))
             cJSON_AddNumberToObject(o, "peer_port", c->port2);
+        if (is_etcd(cl, i) || (i == C_STORE && is_kine(cl)))
             cJSON_AddNumberToObject(o, "metrics_port", c->port3);
-        }
+        if (i == C_PG)
+            cJSON_AddBoolToObject(o, "multiprocess", 1);
         cJSON_AddStringToObject(o, "health", c->health_url);
         cJSON_AddStringToObject(o, "log", c->log);
         cJSON_AddStringToObject(o, "group", c->group ? c->group : "");
@@ -415,11 +530,12 @@ static cJSON *load_state(const char *dir)
 /* ---- probing ---------------------------------------------------------------------------- */
 
 /* One client per probe target: etcd speaks plain HTTP, the rest TLS against our CA; the
- * apiserver is asked with the admin identity. */
+ * apiserver is asked with the admin identity. Targets are numbered by the caller (component
+ * index at bring-up, position in cluster.json for status); a NULL URL is no target. */
 struct prober {
     struct tk_loop *loop;
     int own_loop; /* 0 when the caller lent its loop (tk_localcp_opts.loop) */
-    struct tk_kube *kube[C_N];
+    struct tk_kube *kube[TK_LOCALCP_MAXCOMP];
 };
 
 static char *read_all(const char *path)
@@ -437,8 +553,9 @@ static char *read_all(const char *path)
     return tk_buf_detach(&b);
 }
 
-static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki,
-                       char *const urls[C_N], struct tk_err *err)
+/* urls[0..n): the targets; target api is asked with the admin identity. */
+static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki, char *const *urls,
+                       int n, int api, struct tk_err *err)
 {
     char *ca_path = tk_xasprintf("%s/ca.crt", pki), *crt_path = tk_xasprintf("%s/admin.crt", pki),
          *key_path = tk_xasprintf("%s/admin.key", pki);
@@ -458,15 +575,17 @@ static int prober_init(struct prober *p, struct tk_loop *loop, const char *pki,
         rc = err->code;
         goto out;
     }
-    for (int i = 0; i < C_N; i++) {
+    for (int i = 0; i < n && i < TK_LOCALCP_MAXCOMP; i++) {
         char server[128];
         const char *u = urls[i];
+        if (!u || strncmp(u, "http", 4) != 0)
+            continue;
         const char *slash = strchr(u + strlen("https://"), '/');
         snprintf(server, sizeof(server), "%.*s", (int)(slash ? slash - u : (long)strlen(u)), u);
         struct tk_kube_opts o = {.server = server, .user_agent = "turbokube-probe"};
         if (strncmp(u, "https:", 6) == 0) {
             o.ca_pem = ca;
-            if (i == C_APISERVER) {
+            if (i == api) {
                 o.client_cert_pem = crt;
                 o.client_key_pem = key;
             }
@@ -488,24 +607,37 @@ out:
 
 static void prober_release(struct prober *p)
 {
-    for (int i = 0; i < C_N; i++)
+    for (int i = 0; i < TK_LOCALCP_MAXCOMP; i++)
         tk_kube_free(p->kube[i]);
     if (p->own_loop)
         tk_loop_free(p->loop);
 }
 
-/* 1 when url answers 200 within timeout_ms; for etcd the body must say it is healthy. */
+/* 1 when url answers 200 within timeout_ms; etcd's /health must also say it is healthy.
+ * "pg:DIR" is a postgres whose postmaster.pid in DIR/data says it is ready. */
 static int probe(struct prober *p, int i, const char *url, int timeout_ms, char *why, size_t n)
 {
-    const char *path = strchr(url + strlen("https://"), '/');
+    const char *path;
     struct tk_err err = {0};
     long status = 0;
     char *body = NULL;
-    int ok;
+    int ok, etcd;
 
+    if (strncmp(url, "pg:", 3) == 0) {
+        if (!(ok = tk_localpg_ready(url + 3)) && why)
+            snprintf(why, n, "postmaster.pid in %s/data does not say ready", url + 3);
+        return ok;
+    }
+    path = strchr(url + strlen("https://"), '/');
+    etcd = path && strcmp(path, "/health") == 0;
+    if (!p->kube[i]) {
+        if (why)
+            snprintf(why, n, "no probe for %s", url);
+        return 0;
+    }
     tk_kube_request_sync(p->kube[i], "GET", path ? path : "/", NULL, NULL, &status, &body,
                          timeout_ms, &err);
-    ok = status == 200 && (i != C_STORE || !body || !strstr(body, "\"false\""));
+    ok = status == 200 && (!etcd || !body || !strstr(body, "\"false\""));
     if (!ok && why)
         snprintf(why, n, "%s", err.code ? err.msg : body ? body : "no answer");
     free(body);
@@ -530,8 +662,8 @@ static void progress(const struct cluster *cl, const char *fmt, ...)
 
 static int check_binaries(struct cluster *cl, struct tk_err *err)
 {
-    const char *bins[] = {cl->opts->datastore == TK_DS_KINE_SQLITE ? "kine" : "etcd",
-                          "kube-apiserver", "kube-controller-manager", "kube-scheduler"};
+    const char *bins[] = {is_kine(cl) ? "kine" : "etcd", "kube-apiserver",
+                          "kube-controller-manager", "kube-scheduler"};
     for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
         char *p = tk_xasprintf("%s/bin/%s", cl->cache, bins[i]);
         int ok = access(p, X_OK) == 0;
@@ -542,6 +674,8 @@ static int check_binaries(struct cluster *cl, struct tk_err *err)
                               "pinned control plane; set TURBOKUBE_CACHE if it lives elsewhere)",
                               bins[i], cl->cache);
     }
+    if (cl->opts->datastore == TK_DS_KINE_POSTGRES)
+        return tk_localpg_find(cl->pgbin, sizeof(cl->pgbin), err);
     return 0;
 }
 
@@ -567,45 +701,169 @@ out:
     return rc;
 }
 
-static int setup_cgroups(struct cluster *cl, struct tk_err *err)
+/* The hosts and placement opts asks for, the shorthand (limits + offload_scheduler) turned
+ * into them; host_of[r] is -1 for a component in no group. Returns the number of hosts. */
+static int resolve_hosts(const struct tk_localcp_opts *o, struct tk_localcp_host *hosts,
+                         int *host_of)
 {
-    const struct tk_localcp_opts *o = cl->opts;
     int want_cp = o->cpu_millis || o->memory_bytes;
     int want_etcd = o->etcd_cpu_millis || o->etcd_memory_bytes;
-    int want_aux = o->offload_scheduler && (o->aux_cpu_millis || o->aux_memory_bytes);
+    int want_aux = o->offload_scheduler && (o->aux_cpu_millis || o->aux_memory_bytes), n = 1;
+
+    if (o->nhosts > 0) {
+        for (int h = 0; h < o->nhosts && h < TK_LOCALCP_MAXHOSTS; h++)
+            hosts[h] = o->hosts[h];
+        for (int r = 0; r < TK_LOCALCP_NCOMP; r++)
+            host_of[r] = o->host_of[r] >= 0 && o->host_of[r] < o->nhosts ? o->host_of[r] : -1;
+        return o->nhosts < TK_LOCALCP_MAXHOSTS ? o->nhosts : TK_LOCALCP_MAXHOSTS;
+    }
+    for (int r = 0; r < TK_LOCALCP_NCOMP; r++)
+        host_of[r] = want_cp || want_etcd || want_aux ? 0 : -1;
+    if (!want_cp && !want_etcd && !want_aux)
+        return 0;
+    /* The control-plane host always exists once any limit is asked for (unlimited when only
+     * the others are), so every component has a group to be measured in. */
+    hosts[0] = (struct tk_localcp_host){o->cpu_millis, o->memory_bytes};
+    if (want_etcd) {
+        hosts[n] = (struct tk_localcp_host){o->etcd_cpu_millis, o->etcd_memory_bytes};
+        host_of[TK_LOCALCP_DATASTORE] = n++;
+    }
+    if (o->offload_scheduler) {
+        if (want_aux)
+            hosts[n] = (struct tk_localcp_host){o->aux_cpu_millis, o->aux_memory_bytes};
+        host_of[TK_LOCALCP_CM] = host_of[TK_LOCALCP_SCHEDULER] = want_aux ? n : -1;
+        n += want_aux;
+    }
+    return n;
+}
+
+int tk_localcp_groups(const struct tk_localcp_opts *opts,
+                      struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS], unsigned *comps_outside)
+{
+    /* Named by what they hold, in this order: the apiserver's host, the datastore's, others. */
+    static const int order[] = {TK_LOCALCP_APISERVER, TK_LOCALCP_DATASTORE, TK_LOCALCP_SCHEDULER,
+                                TK_LOCALCP_CM};
+    struct tk_localcp_host hosts[TK_LOCALCP_MAXHOSTS];
+    int host_of[TK_LOCALCP_NCOMP], group_of_host[TK_LOCALCP_MAXHOSTS], n = 0, naux = 0;
+    unsigned outside = 0;
+
+    memset(groups, 0, TK_LOCALCP_MAXHOSTS * sizeof(*groups));
+    resolve_hosts(opts, hosts, host_of);
+    for (int h = 0; h < TK_LOCALCP_MAXHOSTS; h++)
+        group_of_host[h] = -1;
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        int r = order[k], h = host_of[r];
+        if (h < 0) {
+            outside |= 1u << r;
+            continue;
+        }
+        if (group_of_host[h] < 0) {
+            struct tk_localcp_group *g = &groups[n];
+            if (r == TK_LOCALCP_APISERVER)
+                snprintf(g->name, sizeof(g->name), "control-plane");
+            else if (r == TK_LOCALCP_DATASTORE)
+                snprintf(g->name, sizeof(g->name), "etcd");
+            else if (naux++ == 0)
+                snprintf(g->name, sizeof(g->name), "aux");
+            else
+                snprintf(g->name, sizeof(g->name), "aux-%d", naux);
+            g->cpu_millis = hosts[h].cpu_millis;
+            g->memory_bytes = hosts[h].memory_bytes;
+            group_of_host[h] = n++;
+        }
+        groups[group_of_host[h]].comps |= 1u << r;
+    }
+    if (comps_outside)
+        *comps_outside = outside;
+    return n;
+}
+
+/* Which links cross hosts when latency is asked for: the apiserver to each etcd member (or
+ * kine), and a controller on another host to the apiserver. A component in no group while
+ * others have one (the shorthand's --offload-scheduler) counts as on a host of its own. */
+static int plan_links(struct cluster *cl, struct tk_err *err)
+{
+    struct tk_localcp_host hosts[TK_LOCALCP_MAXHOSTS];
+    int host_of[TK_LOCALCP_NCOMP], key[TK_LOCALCP_NCOMP], nh;
+    int64_t lat = cl->opts->latency_ns;
+    char why[160];
+
+    cl->etcd_link = cl->api_link = -1;
+    if (lat <= 0)
+        return 0;
+    if (lat % 1000000 || lat > 10LL * 1000000000)
+        return tk_err_set(err, TK_EINVAL,
+                          "latency %lldus: toxiproxy adds whole milliseconds, up to 10s",
+                          (long long)(lat / 1000));
+    nh = resolve_hosts(cl->opts, hosts, host_of);
+    for (int r = 0; r < TK_LOCALCP_NCOMP; r++)
+        key[r] = host_of[r] >= 0 ? host_of[r]
+                 : nh == 0       ? 0
+                                 : TK_LOCALCP_MAXHOSTS + (r == C_CM ? C_SCHED : r);
+    if (key[C_STORE] != key[C_APISERVER]) {
+        cl->etcd_link = cl->nlinks;
+        for (int m = 0; m < cl->members; m++) {
+            struct link *l = &cl->links[cl->nlinks++];
+            snprintf(l->name, sizeof(l->name), "etcd-%d", m);
+            l->target = member(m);
+        }
+    }
+    cl->sched_far = key[C_SCHED] != key[C_APISERVER];
+    cl->cm_far = key[C_CM] != key[C_APISERVER];
+    if (cl->sched_far || cl->cm_far) {
+        cl->api_link = cl->nlinks;
+        snprintf(cl->links[cl->nlinks].name, sizeof(cl->links[0].name), "apiserver");
+        cl->links[cl->nlinks++].target = C_APISERVER;
+    }
+    if (!cl->nlinks)
+        return 0;
+    char *bin = tk_xasprintf("%s/bin/toxiproxy-server", cl->cache);
+    int ok = access(bin, X_OK) == 0;
+    free(bin);
+    if (!ok)
+        return tk_err_set(err, TK_ENOTFOUND,
+                          "latency between hosts needs toxiproxy-server in %s/bin: run "
+                          "scripts/bootstrap (it builds the pinned toxiproxy)",
+                          cl->cache);
+    cl->c[C_TOXI].on = 1;
+    /* netem is the kernel's way, but it would need each host in a network namespace of its
+     * own; record why it is not the one used here. */
+    if (tk_localnet_netem(why, sizeof(why)))
+        snprintf(cl->latency_method, sizeof(cl->latency_method),
+                 "toxiproxy; netem available but not used (the hosts share one network "
+                 "namespace)");
+    else
+        snprintf(cl->latency_method, sizeof(cl->latency_method),
+                 "toxiproxy; netem unavailable: %.150s", why);
+    return 0;
+}
+
+static int setup_cgroups(struct cluster *cl, struct tk_err *err)
+{
     int rc = 0;
 
-    if (!want_cp && !want_etcd && !want_aux)
+    cl->ngroups = tk_localcp_groups(cl->opts, cl->groups, NULL);
+    if (cl->ngroups == 0)
         return 0;
     if (!tk_cgroup_version())
         return tk_err_set(err, TK_ESTATE,
                           "CPU and memory limits need cgroups with the cpu and "
                           "memory controllers, and none are mounted here");
-    /* The control-plane group always exists once any limit is asked for (unlimited when only
-     * the others are), so every component has a group to be measured in. */
-    rc = make_group(cl, "control-plane", o->cpu_millis, o->memory_bytes, &cl->cg_cp, err);
-    if (!rc && want_etcd)
-        rc = make_group(cl, "etcd", o->etcd_cpu_millis, o->etcd_memory_bytes, &cl->cg_etcd, err);
-    if (!rc && want_aux)
-        rc = make_group(cl, "aux", o->aux_cpu_millis, o->aux_memory_bytes, &cl->cg_aux, err);
+    for (int g = 0; g < cl->ngroups && !rc; g++)
+        rc = make_group(cl, cl->groups[g].name, cl->groups[g].cpu_millis,
+                        cl->groups[g].memory_bytes, &cl->cg[g], err);
     return rc;
 }
 
 static struct tk_cgroup *group_for(struct cluster *cl, int i, const char **name)
 {
     *name = NULL;
-    if (i == C_STORE && cl->cg_etcd) {
-        *name = "etcd";
-        return cl->cg_etcd;
-    }
-    if ((i == C_CM || i == C_SCHED) && cl->opts->offload_scheduler) {
-        if (cl->cg_aux)
-            *name = "aux";
-        return cl->cg_aux;
-    }
-    if (cl->cg_cp)
-        *name = "control-plane";
-    return cl->cg_cp;
+    for (int g = 0; g < cl->ngroups && role(i) >= 0; g++)
+        if (cl->groups[g].comps & (1u << role(i))) {
+            *name = cl->groups[g].name;
+            return cl->cg[g];
+        }
+    return NULL;
 }
 
 static int start_comp(struct cluster *cl, int i, struct tk_err *err)
@@ -615,9 +873,23 @@ static int start_comp(struct cluster *cl, int i, struct tk_err *err)
     struct tk_cgroup *cg = group_for(cl, i, &c->group);
     int rc;
 
-    switch (i) {
+    if (i == C_TOXI) {
+        arg(&a, "%s/bin/toxiproxy-server", cl->cache);
+        arg(&a, "-host=127.0.0.1");
+        arg(&a, "-port=%d", c->port);
+    } else if (i == C_PG) {
+        char **v = tk_localpg_argv(cl->pgbin, cl->pgdir, c->port);
+        struct tk_proc_spec pg = {
+            .argv = (const char *const *)v, .log_path = c->log, .marker = cl->dir, .cg = cg};
+        rc = tk_proc_spawn(&pg, &c->pid, err);
+        tk_localpg_argv_free(v);
+        return rc;
+    }
+    switch (i == C_TOXI ? -1 : role(i)) {
+    case -1:
+        break;
     case C_STORE:
-        store_argv(cl, &a);
+        store_argv(cl, i == C_STORE ? 0 : i - C_ETCD1 + 1, &a);
         break;
     case C_APISERVER:
         apiserver_argv(cl, &a);
@@ -647,19 +919,20 @@ static void fail_with_log(struct comp *c, const char *why, struct tk_err *err)
     tk_buf_release(&tail);
 }
 
-/* Waits until components [from, to) are ready, or one dies, or the deadline passes. */
-static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, int64_t deadline,
+/* Waits until the components in mask (bit i: component i) are ready, or one dies, or the
+ * deadline passes. */
+static int wait_ready(struct cluster *cl, struct prober *p, unsigned mask, int64_t deadline,
                       struct tk_err *err)
 {
-    int ready[C_N] = {0};
+    int ready[C_MAX] = {0};
     char why[256] = "";
 
     for (;;) {
         int all = 1;
         if (cl->opts->cancelled && cl->opts->cancelled(cl->opts->cancel_ud))
             return tk_err_set(err, TK_ESTATE, "bring-up cancelled");
-        for (int i = from; i < to; i++) {
-            if (ready[i])
+        for (int i = 0; i < C_MAX; i++) {
+            if (!(mask & (1u << i)) || !cl->c[i].on || ready[i])
                 continue;
             if (!tk_proc_alive(cl->c[i].pid)) {
                 fail_with_log(&cl->c[i], "exited during start-up", err);
@@ -673,8 +946,8 @@ static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, in
         if (all)
             return 0;
         if (tk_now_ns() > deadline) {
-            for (int i = from; i < to; i++)
-                if (!ready[i]) {
+            for (int i = 0; i < C_MAX; i++)
+                if ((mask & (1u << i)) && cl->c[i].on && !ready[i]) {
                     char msg[300];
                     snprintf(msg, sizeof(msg), "not ready in time (%.150s)", why);
                     fail_with_log(&cl->c[i], msg, err);
@@ -686,12 +959,33 @@ static int wait_ready(struct cluster *cl, struct prober *p, int from, int to, in
     }
 }
 
+/* Starts toxiproxy and one proxy per link, each with the latency. */
+static int start_links(struct cluster *cl, struct prober *p, int64_t deadline, struct tk_err *err)
+{
+    int rc;
+    if ((rc = start_comp(cl, C_TOXI, err)) || (rc = save_state(cl, err)) ||
+        (rc = wait_ready(cl, p, 1u << C_TOXI, deadline, err)))
+        return rc;
+    for (int l = 0; l < cl->nlinks && !rc; l++)
+        rc = tk_localnet_proxy(p->loop, cl->c[C_TOXI].port, cl->links[l].name, cl->links[l].listen,
+                               cl->c[cl->links[l].target].port,
+                               (int)(cl->opts->latency_ns / 1000000), err);
+    if (!rc)
+        progress(cl, "%d link(s) with %lldms round trip (%s)", cl->nlinks,
+                 (long long)(cl->opts->latency_ns / 1000000), cl->latency_method);
+    return rc;
+}
+
 static void init_comps(struct cluster *cl)
 {
-    static const char *const names[C_N] = {"etcd", "kube-apiserver", "kube-controller-manager",
-                                           "kube-scheduler"};
-    for (int i = 0; i < C_N; i++) {
+    static const char *const names[C_MAX] = {
+        "etcd",           "kube-apiserver", "kube-controller-manager",
+        "kube-scheduler", "etcd-1",         "etcd-2",
+        "postgres",       "toxiproxy"};
+    for (int i = 0; i < C_MAX; i++) {
         cl->c[i].name = i == C_STORE ? ds_name(cl->opts->datastore) : names[i];
+        cl->c[i].on = i <= C_SCHED || (i <= C_ETCD2 && i - C_ETCD1 + 1 < cl->members) ||
+                      (i == C_PG && cl->opts->datastore == TK_DS_KINE_POSTGRES);
         cl->c[i].log = tk_xasprintf("%s/logs/%s.log", cl->dir, cl->c[i].name);
     }
 }
@@ -701,9 +995,15 @@ static void set_health_urls(struct cluster *cl)
     struct comp *c = cl->c;
     /* kine has no health endpoint of its own; its metrics listener answering means it is up,
      * and the apiserver's /readyz checks storage for real. */
-    c[C_STORE].health_url = cl->opts->datastore == TK_DS_KINE_SQLITE
+    if (c[C_PG].on)
+        c[C_PG].health_url = tk_xasprintf("pg:%s", cl->pgdir);
+    if (c[C_TOXI].on)
+        c[C_TOXI].health_url = tk_xasprintf("http://127.0.0.1:%d/version", c[C_TOXI].port);
+    c[C_STORE].health_url = is_kine(cl)
                                 ? tk_xasprintf("http://127.0.0.1:%d/metrics", c[C_STORE].port3)
                                 : tk_xasprintf("http://127.0.0.1:%d/health", c[C_STORE].port);
+    for (int m = 1; m < cl->members; m++)
+        c[member(m)].health_url = tk_xasprintf("http://127.0.0.1:%d/health", c[member(m)].port);
     c[C_APISERVER].health_url = tk_xasprintf("https://127.0.0.1:%d/readyz", c[C_APISERVER].port);
     c[C_CM].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_CM].port);
     c[C_SCHED].health_url = tk_xasprintf("https://127.0.0.1:%d/healthz", c[C_SCHED].port);
@@ -711,13 +1011,13 @@ static void set_health_urls(struct cluster *cl)
 
 static void cluster_release(struct cluster *cl)
 {
-    for (int i = 0; i < C_N; i++) {
+    for (int i = 0; i < C_MAX; i++) {
         free(cl->c[i].health_url);
         free(cl->c[i].log);
     }
-    tk_cgroup_free(cl->cg_cp);
-    tk_cgroup_free(cl->cg_etcd);
-    tk_cgroup_free(cl->cg_aux);
+    for (int g = 0; g < TK_LOCALCP_MAXHOSTS; g++)
+        tk_cgroup_free(cl->cg[g]);
+    free(cl->pgdir);
     free(cl->name);
     free(cl->dir);
     free(cl->pki);
@@ -726,13 +1026,13 @@ static void cluster_release(struct cluster *cl)
 
 static int already_up(const char *dir)
 {
-    pid_t pids[4];
-    return tk_proc_find_marked(dir, pids, 4) > 0;
+    pid_t pids[C_MAX];
+    return tk_proc_find_marked(dir, pids, C_MAX) > 0;
 }
 
 static int prepare_dirs(struct cluster *cl, struct tk_err *err)
 {
-    const char *sub[] = {"logs", "pki", cl->opts->datastore == TK_DS_KINE_SQLITE ? "kine" : "etcd"};
+    const char *sub[] = {"logs", "pki", is_kine(cl) ? "kine" : "etcd"};
     for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
         char *p = tk_xasprintf("%s/%s", cl->dir, sub[i]);
         int bad = mkdirs(p, i == 0 ? 0755 : 0700);
@@ -752,26 +1052,40 @@ static int bring_up(struct cluster *cl, struct tk_err *err)
     const struct tk_pki_opts pki_opts = {0};
 
     deadline = t0 + (int64_t)timeout_s * 1000000000LL;
-    if ((rc = prepare_dirs(cl, err)) || (rc = pick_ports(cl, err)) ||
+    if ((rc = prepare_dirs(cl, err)) || (rc = plan_links(cl, err)) || (rc = pick_ports(cl, err)) ||
         (rc = tk_pki_ensure(cl->pki, &pki_opts, err)) ||
         (rc = mint_serving(cl, "kube-controller-manager", err)) ||
         (rc = mint_serving(cl, "kube-scheduler", err)) || (rc = write_kubeconfigs(cl, err)) ||
         (rc = setup_cgroups(cl, err)))
         return rc;
     set_health_urls(cl);
-    char *urls[C_N];
-    for (int i = 0; i < C_N; i++)
-        urls[i] = cl->c[i].health_url;
-    if ((rc = prober_init(&p, cl->opts->loop, cl->pki, urls, err)))
+    char *urls[C_MAX];
+    for (int i = 0; i < C_MAX; i++)
+        urls[i] = cl->c[i].on ? cl->c[i].health_url : NULL;
+    if ((rc = prober_init(&p, cl->opts->loop, cl->pki, urls, C_MAX, C_APISERVER, err)))
         return rc;
-    /* Order matters: storage, then the apiserver, then the two controllers together. */
-    if (!(rc = start_comp(cl, C_STORE, err)) && !(rc = save_state(cl, err)))
-        rc = wait_ready(cl, &p, C_STORE, C_STORE + 1, deadline, err);
+    /* Order matters: kine's postgres, storage (every etcd member at once: each waits for a
+     * quorum), then the apiserver, then the two controllers together. */
+    unsigned store = 0;
+    if (cl->c[C_PG].on) {
+        progress(cl, "initdb (PostgreSQL in %s)", cl->pgbin);
+        if (!(rc = tk_localpg_initdb(cl->pgbin, cl->pgdir, cl->c[C_PG].log, cl->dir, err)) &&
+            !(rc = start_comp(cl, C_PG, err)) && !(rc = save_state(cl, err)))
+            rc = wait_ready(cl, &p, 1u << C_PG, deadline, err);
+    }
+    for (int m = 0; m < cl->members && !rc; m++) {
+        rc = start_comp(cl, member(m), err);
+        store |= 1u << member(m);
+    }
+    if (!rc && !(rc = save_state(cl, err)))
+        rc = wait_ready(cl, &p, store, deadline, err);
+    if (!rc && cl->c[C_TOXI].on)
+        rc = start_links(cl, &p, deadline, err);
     if (!rc && !(rc = start_comp(cl, C_APISERVER, err)) && !(rc = save_state(cl, err)))
-        rc = wait_ready(cl, &p, C_APISERVER, C_APISERVER + 1, deadline, err);
+        rc = wait_ready(cl, &p, 1u << C_APISERVER, deadline, err);
     if (!rc && !(rc = start_comp(cl, C_CM, err)) && !(rc = start_comp(cl, C_SCHED, err)) &&
         !(rc = save_state(cl, err)))
-        rc = wait_ready(cl, &p, C_CM, C_N, deadline, err);
+        rc = wait_ready(cl, &p, 1u << C_CM | 1u << C_SCHED, deadline, err);
     prober_release(&p);
     if (!rc)
         progress(cl, "up in %.1fs; apiserver https://127.0.0.1:%d", (tk_now_ns() - t0) / 1e9,
@@ -788,9 +1102,15 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
         return tk_err_set(err, TK_EINVAL,
                           "cluster name '%s': use 1-40 of a-z, 0-9 and '-', not starting with '-'",
                           opts->name);
+    if (opts->etcd_members != 0 && opts->etcd_members != 1 && opts->etcd_members != 3)
+        return tk_err_set(err, TK_EINVAL, "etcd members %d: want 1 or 3", opts->etcd_members);
+    if (opts->etcd_members == 3 && opts->datastore != TK_DS_ETCD)
+        return tk_err_set(err, TK_EINVAL, "3 etcd members need the etcd datastore, not kine");
     cl.opts = opts;
+    cl.members = opts->etcd_members == 3 ? 3 : 1;
     cl.name = tk_xstrdup(opts->name);
     cl.dir = tk_localcp_dir(opts->name);
+    cl.pgdir = tk_xasprintf("%s/postgres", cl.dir);
     cl.pki = tk_xasprintf("%s/pki", cl.dir);
     cl.cache = tk_localcp_cache();
     init_comps(&cl);
@@ -805,15 +1125,12 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
     tk_localcp_down(cl.name, 0, NULL);
     if ((rc = bring_up(&cl, err))) {
         tk_err_prefix(err, "cluster %s", cl.name);
-        for (int i = C_N - 1; i >= 0; i--)
+        for (int i = C_MAX - 1; i >= 0; i--)
             if (cl.c[i].pid > 0)
                 tk_proc_stop_group(cl.c[i].pid, 5000);
-        if (cl.cg_cp)
-            tk_cgroup_destroy(cl.cg_cp, NULL);
-        if (cl.cg_etcd)
-            tk_cgroup_destroy(cl.cg_etcd, NULL);
-        if (cl.cg_aux)
-            tk_cgroup_destroy(cl.cg_aux, NULL);
+        for (int g = 0; g < TK_LOCALCP_MAXHOSTS; g++)
+            if (cl.cg[g])
+                tk_cgroup_destroy(cl.cg[g], NULL);
     }
 out:
     cluster_release(&cl);
@@ -824,7 +1141,7 @@ out:
 
 static void destroy_groups(const char *name)
 {
-    const char *groups[] = {"control-plane", "etcd", "aux"};
+    const char *groups[] = {"control-plane", "etcd", "aux", "aux-2", "aux-3"};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         struct tk_cgroup *cg = NULL;
         char *rel = tk_xasprintf("turbokube/%s/%s", name, groups[i]);
@@ -848,6 +1165,15 @@ static int rm_rf(const char *path)
     return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The position in cluster.json of the k-th of n components to stop: the core ones backwards
+ * (scheduler ... datastore), then the others backwards. */
+static int stop_position(int k, int n)
+{
+    if (n <= TK_LOCALCP_NCOMP || k >= TK_LOCALCP_NCOMP)
+        return n - 1 - (n <= TK_LOCALCP_NCOMP ? k : k - TK_LOCALCP_NCOMP);
+    return TK_LOCALCP_NCOMP - 1 - k;
+}
+
 int tk_localcp_down(const char *name, int keep, struct tk_err *err)
 {
     char *dir = tk_localcp_dir(name);
@@ -861,11 +1187,13 @@ int tk_localcp_down(const char *name, int keep, struct tk_err *err)
         cJSON_Delete(st);
         return tk_err_set(err, TK_EINVAL, "cluster name '%s' is not valid", name);
     }
-    /* Controllers first, storage last, so nothing writes to a store that is gone. */
+    /* Controllers first, then the apiserver and the datastore, so nothing writes to a store
+     * that is gone; then what serves the datastore (etcd's other members). */
     if (st) {
         cJSON *comps = cJSON_GetObjectItem(st, "components");
-        for (int i = cJSON_GetArraySize(comps) - 1; i >= 0; i--) {
-            c = cJSON_GetArrayItem(comps, i);
+        int ncomps = cJSON_GetArraySize(comps);
+        for (int k = 0; k < ncomps; k++) {
+            c = cJSON_GetArrayItem(comps, stop_position(k, ncomps));
             int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
             if (pid > 1 && tk_proc_alive(pid)) {
                 tk_proc_stop_group(pid, 10000);
@@ -899,7 +1227,7 @@ int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk
     char *dir = tk_localcp_dir(name), *pki = tk_xasprintf("%s/pki", dir);
     cJSON *st = load_state(dir), *comps, *arr = NULL;
     struct prober p;
-    char *urls[C_N];
+    char *urls[TK_LOCALCP_MAXCOMP];
     int all_ready = 1, json = format && strcmp(format, "json") == 0, rc = 0, n;
 
     memset(&p, 0, sizeof(p));
@@ -910,17 +1238,19 @@ int tk_localcp_status(const char *name, const char *format, FILE *out, struct tk
     }
     comps = cJSON_GetObjectItem(st, "components");
     n = cJSON_GetArraySize(comps);
-    for (int i = 0; i < C_N; i++) {
-        cJSON *h = cJSON_GetObjectItem(cJSON_GetArrayItem(comps, i < n ? i : 0), "health");
+    if (n > TK_LOCALCP_MAXCOMP)
+        n = TK_LOCALCP_MAXCOMP;
+    for (int i = 0; i < n; i++) {
+        cJSON *h = cJSON_GetObjectItem(cJSON_GetArrayItem(comps, i), "health");
         urls[i] = cJSON_IsString(h) ? h->valuestring : (char *)"http://127.0.0.1:1/";
     }
-    if ((rc = prober_init(&p, NULL, pki, urls, err)))
+    if ((rc = prober_init(&p, NULL, pki, urls, n, C_APISERVER, err)))
         goto out;
     arr = cJSON_CreateArray();
     if (!json)
         fprintf(out, "%-24s %8s %6s  %-9s %-14s %10s %12s\n", "COMPONENT", "PID", "PORT", "STATE",
                 "CGROUP", "CPU(s)", "RSS(MiB)");
-    for (int i = 0; i < n && i < C_N; i++) {
+    for (int i = 0; i < n; i++) {
         cJSON *c = cJSON_GetArrayItem(comps, i);
         const char *cname = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
         const char *group = cJSON_GetStringValue(cJSON_GetObjectItem(c, "group"));
@@ -981,6 +1311,13 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
+/* A number from the state file, or dflt when it is absent (an older cluster.json). */
+static double num_or(const cJSON *o, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
 int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err *err)
 {
     char *dir = tk_localcp_dir(name);
@@ -994,7 +1331,8 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
         goto out;
     }
     comps = cJSON_GetObjectItem(st, "components");
-    if (!cJSON_IsArray(comps) || cJSON_GetArraySize(comps) != TK_LOCALCP_NCOMP) {
+    if (!cJSON_IsArray(comps) || cJSON_GetArraySize(comps) < TK_LOCALCP_NCOMP ||
+        cJSON_GetArraySize(comps) > TK_LOCALCP_MAXCOMP) {
         rc = tk_err_set(err, TK_EIO, "%s/cluster.json: no components", dir);
         goto out;
     }
@@ -1005,7 +1343,17 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
     snprintf(out->admin_key, sizeof(out->admin_key), "%s/pki/admin.key", dir);
     copy_str(out->datastore, sizeof(out->datastore),
              cJSON_GetStringValue(cJSON_GetObjectItem(st, "datastore")));
-    for (int i = 0; i < TK_LOCALCP_NCOMP; i++) {
+    out->etcd_members = (int)num_or(st, "etcd_members", 1);
+    if (out->etcd_members < 1)
+        out->etcd_members = 1;
+    out->ncomp = cJSON_GetArraySize(comps);
+    out->latency_ns = (int64_t)num_or(st, "latency_ms", 0) * 1000000;
+    if (out->latency_ns < 0)
+        out->latency_ns = 0;
+    copy_str(out->latency_method, sizeof(out->latency_method),
+             cJSON_GetStringValue(cJSON_GetObjectItem(st, "latency_method")));
+    out->latency_links = cJSON_GetArraySize(cJSON_GetObjectItem(st, "latency_links"));
+    for (int i = 0; i < out->ncomp; i++) {
         cJSON *c = cJSON_GetArrayItem(comps, i);
         struct tk_localcp_comp *o = &out->comp[i];
         copy_str(o->name, sizeof(o->name), cJSON_GetStringValue(cJSON_GetObjectItem(c, "name")));
@@ -1013,16 +1361,16 @@ int tk_localcp_info(const char *name, struct tk_localcp_info *out, struct tk_err
         copy_str(o->log, sizeof(o->log), cJSON_GetStringValue(cJSON_GetObjectItem(c, "log")));
         o->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "pid"));
         o->port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "port"));
-        if (i == C_STORE) {
+        o->multiprocess = cJSON_IsTrue(cJSON_GetObjectItem(c, "multiprocess"));
+        if (cJSON_IsNumber(cJSON_GetObjectItem(c, "metrics_port"))) {
             o->metrics_port = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "metrics_port"));
             snprintf(o->metrics_url, sizeof(o->metrics_url), "http://127.0.0.1:%d/metrics",
                      o->metrics_port);
-        } else {
+        } else if (i < TK_LOCALCP_NCOMP) {
             snprintf(o->metrics_url, sizeof(o->metrics_url), "https://127.0.0.1:%d/metrics",
                      o->port);
         }
     }
-    out->ncomp = TK_LOCALCP_NCOMP;
 out:
     cJSON_Delete(st);
     free(dir);

@@ -60,24 +60,18 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
                  tk_exp_provider_name(p->provider));
         return -1;
     }
-    if (p->datastore == TK_EXP_DS_KINE_POSTGRES) {
+    if (p->etcd_members != 1 && (p->etcd_members != 3 || p->datastore != TK_EXP_DS_ETCD)) {
         snprintf(why, n,
-                 "datastore kine-postgres: the local provider runs etcd or kine over "
-                 "SQLite; kine over PostgreSQL is not wired yet");
+                 "etcdMembers %d with datastore %s: the local provider runs 1 or 3 etcd members, "
+                 "and kine as one",
+                 p->etcd_members, tk_exp_datastore_name(p->datastore));
         return -1;
     }
-    if (p->etcd_members != 1) {
-        snprintf(why, n,
-                 "etcdMembers %d: the local provider runs a single etcd member; "
-                 "a 3-member cluster is not wired yet",
-                 p->etcd_members);
-        return -1;
-    }
-    if (p->nhosts > 1 && p->latency_ns > 0) {
+    if (p->nhosts > 1 && p->latency_ns % 1000000) {
         tk_duration_format(p->latency_ns, lat, sizeof(lat));
         snprintf(why, n,
-                 "latency %s between hosts: needs the fault-injecting proxy (toxiproxy) "
-                 "between components, which the local provider does not wire yet",
+                 "latency %s between hosts: the local provider adds it with toxiproxy, in "
+                 "whole milliseconds",
                  lat);
         return -1;
     }
@@ -86,28 +80,24 @@ int tk_run_topology(const struct tk_cell_params *p, struct tk_localcp_opts *o, c
         snprintf(why, n, "placement refers to a host the cell does not have");
         return -1;
     }
-    if (s != cm) {
-        snprintf(why, n,
-                 "scheduler on host '%s' and controller-manager on '%s': the local "
-                 "provider offloads both together or neither",
-                 p->hosts[s].name, p->hosts[cm].name);
+    if (p->nhosts > TK_LOCALCP_MAXHOSTS) {
+        snprintf(why, n, "%zu hosts: the local provider places 4 components on at most %d",
+                 p->nhosts, TK_LOCALCP_MAXHOSTS);
         return -1;
     }
-    if (s != a && s == e) {
-        snprintf(why, n,
-                 "scheduler and controller-manager on etcd's host '%s': the local "
-                 "provider cannot put them in etcd's group yet",
-                 p->hosts[e].name);
-        return -1;
-    }
-    o->datastore = p->datastore == TK_EXP_DS_KINE_SQLITE ? TK_DS_KINE_SQLITE : TK_DS_ETCD;
-    o->cpu_millis = p->hosts[a].cpu_milli;
-    o->memory_bytes = p->hosts[a].memory_bytes;
-    o->etcd_cpu_millis = e != a ? p->hosts[e].cpu_milli : 0;
-    o->etcd_memory_bytes = e != a ? p->hosts[e].memory_bytes : 0;
-    o->offload_scheduler = s != a;
-    o->aux_cpu_millis = s != a ? p->hosts[s].cpu_milli : 0;
-    o->aux_memory_bytes = s != a ? p->hosts[s].memory_bytes : 0;
+    o->datastore = p->datastore == TK_EXP_DS_KINE_SQLITE     ? TK_DS_KINE_SQLITE
+                   : p->datastore == TK_EXP_DS_KINE_POSTGRES ? TK_DS_KINE_POSTGRES
+                                                             : TK_DS_ETCD;
+    o->etcd_members = p->etcd_members;
+    /* each host one cgroup with its size; each component in its host's */
+    o->nhosts = (int)p->nhosts;
+    for (size_t h = 0; h < p->nhosts; h++)
+        o->hosts[h] = (struct tk_localcp_host){p->hosts[h].cpu_milli, p->hosts[h].memory_bytes};
+    o->host_of[TK_LOCALCP_DATASTORE] = e;
+    o->host_of[TK_LOCALCP_APISERVER] = a;
+    o->host_of[TK_LOCALCP_SCHEDULER] = s;
+    o->host_of[TK_LOCALCP_CM] = cm;
+    o->latency_ns = p->nhosts > 1 ? p->latency_ns : 0;
     return 0;
 }
 
@@ -387,9 +377,10 @@ struct cell {
     struct tk_localcp_info info;
     struct tk_attach *att; /* provider kubeconfig: the cluster attached to */
     int api_down;          /* provider kubeconfig: apiserver scrapes failed in a row */
-    struct tk_cgroup *cg[3];
-    char cg_name[3][16];
-    int64_t cg_oom0[3], cg_mem[3]; /* OOM kills at the baseline, memory limit */
+    struct tk_cgroup *cg[TK_LOCALCP_MAXHOSTS]; /* one per host of the cell */
+    char cg_name[TK_LOCALCP_MAXHOSTS][16];
+    int64_t cg_oom0[TK_LOCALCP_MAXHOSTS], cg_mem[TK_LOCALCP_MAXHOSTS]; /* OOM kills at the
+                                                                          baseline, limit */
     int ncg;
     struct tk_scraper *scr;
     struct tk_kube *api;
@@ -419,7 +410,7 @@ struct cell {
     int stop_now;          /* a hard failure that ends the cell early */
     char hard_reason[256]; /* the first hard failure */
     int failures;          /* hard failures recorded */
-    int oom_noted[3];
+    int oom_noted[TK_LOCALCP_MAXHOSTS];
     int etcd_full_noted;
     int64_t last_line_ns;
 };
@@ -440,7 +431,19 @@ struct run {
 
 static const char *ds_source(const struct cell *c)
 {
-    return c->c->p.datastore == TK_EXP_DS_KINE_SQLITE ? "kine" : "etcd";
+    return c->c->p.datastore == TK_EXP_DS_ETCD ? "etcd" : "kine";
+}
+
+/* The source name component i of the cluster is scraped and recorded under: the datastore,
+ * "apiserver", "controller-manager", "scheduler", then the others by their own name
+ * ("etcd-1", "etcd-2"). */
+static const char *comp_source(const struct cell *c, int i)
+{
+    static const char *const core[TK_LOCALCP_NCOMP] = {NULL, "apiserver", "controller-manager",
+                                                       "scheduler"};
+    if (i == 0)
+        return ds_source(c);
+    return i < TK_LOCALCP_NCOMP ? core[i] : c->info.comp[i].name;
 }
 
 /* ---- progress ------------------------------------------------------------------------------ */
@@ -967,7 +970,7 @@ static void record_limit_samples(struct cell *c, const char *group, int64_t cpu,
 {
     char labels[64];
     struct tk_err err = {0};
-    snprintf(labels, sizeof(labels), "group=\"%s\"", group);
+    snprintf(labels, sizeof(labels), "group=\"%.48s\"", group);
     struct tk_store_sample s[2] = {
         {tk_wall_ns() / 1000000, "cgroup", "cgroup_limit_cpu_millis", labels, (double)cpu},
         {tk_wall_ns() / 1000000, "cgroup", "cgroup_limit_memory_bytes", labels, (double)mem},
@@ -980,23 +983,13 @@ static void record_limit_samples(struct cell *c, const char *group, int64_t cpu,
  * components are inside, and records what it read. */
 static int verify_cgroups(struct cell *c, const struct tk_localcp_opts *o)
 {
-    const struct {
-        const char *name;
-        int64_t cpu, mem;
-        int want;
-    } groups[3] = {
-        {"control-plane", o->cpu_millis, o->memory_bytes, 1},
-        {"etcd", o->etcd_cpu_millis, o->etcd_memory_bytes,
-         o->etcd_cpu_millis || o->etcd_memory_bytes},
-        {"aux", o->aux_cpu_millis, o->aux_memory_bytes,
-         o->offload_scheduler && (o->aux_cpu_millis || o->aux_memory_bytes)},
-    };
-    for (int g = 0; g < 3; g++) {
+    struct tk_localcp_group groups[TK_LOCALCP_MAXHOSTS];
+    int ng = tk_localcp_groups(o, groups, NULL);
+
+    for (int g = 0; g < ng; g++) {
         struct tk_err err = {0};
         int64_t cpu = 0, mem = 0;
         char *rel;
-        if (!groups[g].want)
-            continue;
         rel = tk_localcp_cgroup_rel(c->cluster, groups[g].name);
         if (tk_cgroup_open(&c->cg[c->ncg], rel, &err) ||
             tk_cgroup_get_limits(c->cg[c->ncg], &cpu, &mem, &err)) {
@@ -1004,15 +997,15 @@ static int verify_cgroups(struct cell *c, const struct tk_localcp_opts *o)
             free(rel);
             return -1;
         }
-        snprintf(c->cg_name[c->ncg], sizeof(c->cg_name[c->ncg]), "%s", groups[g].name);
+        snprintf(c->cg_name[c->ncg], sizeof(c->cg_name[c->ncg]), "%.15s", groups[g].name);
         c->cg_mem[c->ncg] = mem;
         c->ncg++;
         record_limit_samples(c, groups[g].name, cpu, mem);
-        if (cpu != groups[g].cpu || mem != groups[g].mem) {
+        if (cpu != groups[g].cpu_millis || mem != groups[g].memory_bytes) {
             failure(c, TK_FAILURE_HARD, 1, "cgroup limits", NAN, NAN, 0,
                     "%s holds cpu=%lldm memory=%lld, not the cpu=%lldm memory=%lld asked", rel,
-                    (long long)cpu, (long long)mem, (long long)groups[g].cpu,
-                    (long long)groups[g].mem);
+                    (long long)cpu, (long long)mem, (long long)groups[g].cpu_millis,
+                    (long long)groups[g].memory_bytes);
             free(rel);
             return -1;
         }
@@ -1139,6 +1132,26 @@ out:
     return rc;
 }
 
+/* How the latency between hosts was added (sample run/latency_added_seconds, labels method
+ * and links), so a result says what its latency was made of. */
+static void record_latency_method(struct cell *c)
+{
+    char labels[320], method[200];
+    struct tk_err err = {0};
+
+    if (!c->info.latency_method[0])
+        return;
+    snprintf(method, sizeof(method), "%s", c->info.latency_method);
+    for (char *q = method; *q; q++)
+        if (*q == '"' || *q == '\\')
+            *q = '\'';
+    snprintf(labels, sizeof(labels), "method=\"%s\",links=\"%d\"", method, c->info.latency_links);
+    struct tk_store_sample s = {tk_wall_ns() / 1000000, "run", "latency_added_seconds", labels,
+                                c->info.latency_ns / 1e9};
+    if (tk_store_add_samples(c->r->st, c->row, &s, 1, &err))
+        tk_warn("cannot record samples", "error=\"%s\"", err.msg);
+}
+
 static int phase_up(struct cell *c)
 {
     const struct tk_cell_params *p = &c->c->p;
@@ -1185,6 +1198,7 @@ static int phase_up(struct cell *c)
         failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0, "%s", err.msg);
         return -1;
     }
+    record_latency_method(c);
     return verify_cgroups(c, &o);
 }
 
@@ -1257,8 +1271,6 @@ static int start_scraping(struct cell *c)
 {
     struct tk_err err = {0};
     char *ca, *crt, *key;
-    static const char *const names[TK_LOCALCP_NCOMP] = {NULL, "apiserver", "controller-manager",
-                                                        "scheduler"};
     int rc = -1;
 
     if (c->att)
@@ -1282,8 +1294,10 @@ static int start_scraping(struct cell *c)
         goto fail;
     for (int i = 0; i < c->info.ncomp; i++) {
         const struct tk_localcp_comp *k = &c->info.comp[i];
-        const char *name = i == 0 ? ds_source(c) : names[i];
-        if (tk_scraper_add(c->scr, name, k->metrics_url, k->pid, TK_SCRAPE_KEEP_TEXT, &err))
+        if (k->multiprocess) /* postgres: measured through its host's cgroup */
+            continue;
+        if (tk_scraper_add(c->scr, comp_source(c, i), k->metrics_url[0] ? k->metrics_url : NULL,
+                           k->pid, TK_SCRAPE_KEEP_TEXT, &err))
             goto fail;
     }
     if (tk_scraper_add(c->scr, "turbokube", NULL, getpid(), 0, &err))
@@ -1496,10 +1510,14 @@ static int phase_baseline(struct cell *c)
         if (v[0])
             tk_store_add_component_version(c->r->st, c->row, "etcd", v, &err);
     }
-    mark_usage(c, ds_source(c));
-    mark_usage(c, "apiserver");
-    mark_usage(c, "controller-manager");
-    mark_usage(c, "scheduler");
+    if (c->att) {
+        mark_usage(c, ds_source(c));
+        mark_usage(c, "apiserver");
+        mark_usage(c, "controller-manager");
+        mark_usage(c, "scheduler");
+    }
+    for (int i = 0; !c->att && i < c->info.ncomp; i++)
+        mark_usage(c, comp_source(c, i));
     mark_usage(c, "turbokube");
     for (size_t i = 0; i < c->nagents; i++)
         mark_usage(c, c->agents[i].name);
@@ -1772,10 +1790,7 @@ static void record_usage(struct cell *c)
     int64_t agents_peak = 0;
 
     for (int i = 0; i < c->info.ncomp; i++) {
-        const char *name = i == 0   ? ds_source(c)
-                           : i == 1 ? "apiserver"
-                           : i == 2 ? "controller-manager"
-                                    : "scheduler";
+        const char *name = comp_source(c, i);
         if (tk_scraper_usage(c->scr, name, &u) || !u.seen)
             continue;
         double cpu = u.cpu_seconds - mark_of(c, name);
@@ -2469,7 +2484,8 @@ static int summarize_cell(sqlite3 *db, int64_t cell, FILE *out, cJSON *j, struct
     sqlite3_finalize(s);
     if (!(s = prep(db,
                    "SELECT component, cpu_seconds, peak_rss_bytes, component IN ('etcd','kine',"
-                   "'apiserver','controller-manager','scheduler') FROM usage WHERE cell=?1 ORDER "
+                   "'etcd-1','etcd-2','apiserver','controller-manager','scheduler') FROM usage "
+                   "WHERE cell=?1 ORDER "
                    "BY component LIKE 'cgroup:%', 4 DESC, component",
                    cell, err)))
         return err->code;

@@ -36,6 +36,9 @@ marked_pids() {
     return 0
 }
 
+# cgroup directories a cluster left (its groups live under .../turbokube/NAME in each hierarchy).
+cgroups_left() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path "*/turbokube/$1" 2>/dev/null; }
+
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 port_free() { ! port_listening "$1"; }
 

@@ -62,6 +62,25 @@ TK_TEST(info_reads_the_state_file)
     CHECK_STR(info.comp[3].group, "");
     CHECK_STR(info.comp[3].log, "L/s.log");
 
+    /* three etcd members: the core four first, then the other members with their metrics */
+    f = fopen(path, "w");
+    fputs("{\"etcd_members\":3,\"datastore\":\"etcd\",\"components\":["
+          "{\"name\":\"etcd\",\"pid\":1,\"port\":1,\"metrics_port\":11,\"group\":\"etcd\"},"
+          "{\"name\":\"kube-apiserver\",\"pid\":2,\"port\":2},"
+          "{\"name\":\"kube-controller-manager\",\"pid\":3,\"port\":3},"
+          "{\"name\":\"kube-scheduler\",\"pid\":4,\"port\":4},"
+          "{\"name\":\"etcd-1\",\"pid\":5,\"port\":5,\"metrics_port\":15,\"group\":\"etcd\"},"
+          "{\"name\":\"etcd-2\",\"pid\":6,\"port\":6,\"metrics_port\":16,\"group\":\"etcd\"}]}",
+          f);
+    fclose(f);
+    CHECK_INT(tk_localcp_info("t1", &info, &err), 0);
+    CHECK_INT(info.ncomp, 6);
+    CHECK_INT(info.etcd_members, 3);
+    CHECK_STR(info.comp[4].name, "etcd-1");
+    CHECK_STR(info.comp[5].metrics_url, "http://127.0.0.1:16/metrics");
+    CHECK_STR(info.comp[5].group, "etcd");
+    CHECK_STR(info.comp[1].metrics_url, "https://127.0.0.1:2/metrics");
+
     /* a state file that lost its components */
     f = fopen(path, "w");
     fputs("{\"name\":\"t1\"}", f);
@@ -87,4 +106,50 @@ TK_TEST(info_reads_the_state_file)
     }
 }
 
-TK_TEST_MAIN(info_reads_the_state_file)
+/* The shorthand of `cluster up` (--cpus, --etcd-cpus, --offload-scheduler) as groups. */
+TK_TEST(groups_from_the_shorthand)
+{
+    struct tk_localcp_group g[TK_LOCALCP_MAXHOSTS];
+    struct tk_localcp_opts o = {0};
+    unsigned out = 0;
+
+    CHECK_INT(tk_localcp_groups(&o, g, &out), 0); /* no limits: no groups */
+    CHECK_INT((int)out, 15);
+    o.cpu_millis = 2000;
+    CHECK_INT(tk_localcp_groups(&o, g, &out), 1);
+    CHECK_STR(g[0].name, "control-plane");
+    CHECK_INT((int)g[0].comps, 15);
+    CHECK_INT((int)out, 0);
+    o.etcd_memory_bytes = 1LL << 30; /* etcd's group, unlimited CPU */
+    CHECK_INT(tk_localcp_groups(&o, g, &out), 2);
+    CHECK_STR(g[1].name, "etcd");
+    CHECK_INT(g[1].cpu_millis, 0);
+    CHECK_INT(g[1].memory_bytes, 1LL << 30);
+    CHECK_INT((int)g[1].comps, 1 << TK_LOCALCP_DATASTORE);
+    o.offload_scheduler = 1; /* outside every limit */
+    CHECK_INT(tk_localcp_groups(&o, g, &out), 2);
+    CHECK_INT((int)g[0].comps, 1 << TK_LOCALCP_APISERVER);
+    CHECK_INT((int)out, (1 << TK_LOCALCP_CM) | (1 << TK_LOCALCP_SCHEDULER));
+    o.aux_cpu_millis = 500; /* ... or in aux */
+    CHECK_INT(tk_localcp_groups(&o, g, &out), 3);
+    CHECK_STR(g[2].name, "aux");
+    CHECK_INT(g[2].cpu_millis, 500);
+    CHECK_INT((int)g[2].comps, (1 << TK_LOCALCP_CM) | (1 << TK_LOCALCP_SCHEDULER));
+    CHECK_INT((int)out, 0);
+    /* explicit hosts replace the shorthand; an unused host is no group */
+    o.nhosts = 3;
+    o.hosts[0] = (struct tk_localcp_host){1000, 1LL << 30};
+    o.hosts[2] = (struct tk_localcp_host){3000, 3LL << 30};
+    o.host_of[TK_LOCALCP_DATASTORE] = 2;
+    o.host_of[TK_LOCALCP_APISERVER] = 0;
+    o.host_of[TK_LOCALCP_CM] = 0;
+    o.host_of[TK_LOCALCP_SCHEDULER] = 2;
+    CHECK_INT(tk_localcp_groups(&o, g, &out), 2);
+    CHECK_STR(g[0].name, "control-plane");
+    CHECK_INT(g[0].cpu_millis, 1000);
+    CHECK_STR(g[1].name, "etcd");
+    CHECK_INT(g[1].cpu_millis, 3000);
+    CHECK_INT((int)g[1].comps, (1 << TK_LOCALCP_DATASTORE) | (1 << TK_LOCALCP_SCHEDULER));
+}
+
+TK_TEST_MAIN(info_reads_the_state_file, groups_from_the_shorthand)

@@ -32,40 +32,53 @@ static struct tk_cell_params one_host(void)
     return p;
 }
 
+/* "name=cpu/mem:comps" for each group opts asks for, comps as letters d(atastore) a(piserver)
+ * c(ontroller-manager) s(cheduler), separated by spaces. */
+static void groups_of(const struct tk_localcp_opts *o, char *out, size_t n)
+{
+    struct tk_localcp_group g[TK_LOCALCP_MAXHOSTS];
+    int ng = tk_localcp_groups(o, g, NULL);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < ng; i++) {
+        len += (size_t)snprintf(out + len, n - len, "%s%s=%lld/%lldMi:%s%s%s%s", i ? " " : "",
+                                g[i].name, (long long)g[i].cpu_millis,
+                                (long long)(g[i].memory_bytes >> 20), g[i].comps & 1 ? "d" : "",
+                                g[i].comps & 2 ? "a" : "", g[i].comps & 4 ? "c" : "",
+                                g[i].comps & 8 ? "s" : "");
+    }
+}
+
 TK_TEST(topology_from_the_shipped_file)
 {
     struct tk_experiment *e = NULL;
     struct tk_err err = {0};
-    char why[256];
+    char why[256], g[256];
 
     CHECK_INT(tk_experiment_load(&e, "../experiments/topology.yaml", &err), 0);
     CHECK_INT(e->ncells, 5);
     /* 0: colocated on cp (4 CPUs, 8Gi) */
     struct tk_localcp_opts o = {0};
     CHECK_INT(tk_run_topology(&e->cells[0].p, &o, why, sizeof(why)), 0);
-    CHECK_INT(o.cpu_millis, 4000);
-    CHECK_INT(o.memory_bytes, 8LL << 30);
-    CHECK_INT(o.etcd_cpu_millis, 0);
-    CHECK_INT(o.offload_scheduler, 0);
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=4000/8192Mi:dacs");
     /* 1: etcd on its own host of 2 CPUs, 4Gi */
     memset(&o, 0, sizeof(o));
     CHECK_INT(tk_run_topology(&e->cells[1].p, &o, why, sizeof(why)), 0);
-    CHECK_INT(o.cpu_millis, 4000);
-    CHECK_INT(o.etcd_cpu_millis, 2000);
-    CHECK_INT(o.etcd_memory_bytes, 4LL << 30);
-    CHECK_INT(o.offload_scheduler, 0);
-    /* 2: the same with 2ms between hosts: not buildable yet, and says why */
-    CHECK_INT(tk_run_topology(&e->cells[2].p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "latency 2ms between hosts");
-    CHECK_CONTAINS(why, "toxiproxy");
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=4000/8192Mi:acs etcd=2000/4096Mi:d");
+    CHECK_INT(o.latency_ns, 0);
+    /* 2: the same with 2ms between hosts */
+    memset(&o, 0, sizeof(o));
+    CHECK_INT(tk_run_topology(&e->cells[2].p, &o, why, sizeof(why)), 0);
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=4000/8192Mi:acs etcd=2000/4096Mi:d");
+    CHECK_INT(o.latency_ns, 2000000);
     /* 3: scheduler and controller-manager offloaded into an aux group of 2 CPUs, 4Gi */
     memset(&o, 0, sizeof(o));
     CHECK_INT(tk_run_topology(&e->cells[3].p, &o, why, sizeof(why)), 0);
-    CHECK_INT(o.offload_scheduler, 1);
-    CHECK_INT(o.aux_cpu_millis, 2000);
-    CHECK_INT(o.aux_memory_bytes, 4LL << 30);
-    CHECK_INT(o.etcd_cpu_millis, 0);
-    CHECK_INT(o.cpu_millis, 4000);
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=4000/8192Mi:da aux=2000/4096Mi:cs");
     tk_experiment_free(e);
 }
 
@@ -84,13 +97,18 @@ TK_TEST(topology_refusals)
 
     p = one_host();
     p.datastore = TK_EXP_DS_KINE_POSTGRES;
-    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "kine-postgres");
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    CHECK_INT(o.datastore, TK_DS_KINE_POSTGRES);
 
+    /* three etcd members: one etcd cluster; kine is one process */
     p = one_host();
     p.etcd_members = 3;
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    CHECK_INT(o.etcd_members, 3);
+    CHECK_INT(o.datastore, TK_DS_ETCD);
+    p.datastore = TK_EXP_DS_KINE_SQLITE;
     CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "etcdMembers 3");
+    CHECK_CONTAINS(why, "etcdMembers 3 with datastore kine-sqlite");
 
     /* provider kubeconfig attaches (phase_up never asks for a topology): nothing to map,
      * and the local groups are left alone */
@@ -101,25 +119,50 @@ TK_TEST(topology_refusals)
     CHECK_CONTAINS(why, "provider kubeconfig attaches to an existing cluster");
     CHECK_INT(o.cpu_millis, 0);
 
-    /* scheduler on one host, controller-manager on another */
+    /* scheduler on one host, controller-manager on another: a group each */
+    char g[256];
     p = one_host();
     p.hosts[1] = (struct tk_exp_host){"aux", 1000, 1LL << 30};
-    p.hosts[2] = (struct tk_exp_host){"aux2", 1000, 1LL << 30};
+    p.hosts[2] = (struct tk_exp_host){"aux2", 1500, 2LL << 30};
     p.nhosts = 3;
     p.placement[TK_EXP_SCHEDULER] = 1;
     p.placement[TK_EXP_CONTROLLER_MANAGER] = 2;
-    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "scheduler on host 'aux' and controller-manager on 'aux2'");
+    memset(&o, 0, sizeof(o));
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=2000/4096Mi:da aux=1000/1024Mi:s aux-2=1500/2048Mi:c");
 
-    /* both with etcd, away from the apiserver */
+    /* both with etcd, away from the apiserver: etcd's group holds the three */
     p = one_host();
     p.hosts[1] = (struct tk_exp_host){"etcd", 1000, 1LL << 30};
     p.nhosts = 2;
     p.placement[TK_EXP_ETCD] = 1;
     p.placement[TK_EXP_SCHEDULER] = 1;
     p.placement[TK_EXP_CONTROLLER_MANAGER] = 1;
+    memset(&o, 0, sizeof(o));
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=2000/4096Mi:a etcd=1000/1024Mi:dcs");
+
+    /* the scheduler with etcd, the controller-manager on a host of its own */
+    p.hosts[2] = (struct tk_exp_host){"aux", 500, 512LL << 20};
+    p.nhosts = 3;
+    p.placement[TK_EXP_CONTROLLER_MANAGER] = 2;
+    memset(&o, 0, sizeof(o));
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    groups_of(&o, g, sizeof(g));
+    CHECK_STR(g, "control-plane=2000/4096Mi:a etcd=1000/1024Mi:ds aux=500/512Mi:c");
+
+    /* latency: whole milliseconds (toxiproxy's unit), only between hosts */
+    p.latency_ns = 2500000;
     CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), -1);
-    CHECK_CONTAINS(why, "etcd's host 'etcd'");
+    CHECK_CONTAINS(why, "latency 2.5ms between hosts");
+    CHECK_CONTAINS(why, "whole milliseconds");
+    p = one_host();
+    p.latency_ns = 2500000;
+    memset(&o, 0, sizeof(o));
+    CHECK_INT(tk_run_topology(&p, &o, why, sizeof(why)), 0);
+    CHECK_INT(o.latency_ns, 0);
 
     /* a placement outside the hosts */
     p = one_host();

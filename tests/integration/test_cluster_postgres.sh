@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# kine over PostgreSQL: a private initdb'd cluster in the cluster directory on a free loopback
+# port, not run as root, in the datastore's cgroup, and gone after down.
+source "$(dirname "$0")/lib.sh"
+
+name=$(it_name pg)
+dir=$TURBOKUBE_HOME/clusters/$name
+check "up with kine-postgres and a dedicated etcd group" \
+    "$TK" cluster up --name "$name" --datastore kine-postgres --cpus 2 --memory 2Gi \
+    --etcd-cpus 1 --etcd-memory 1Gi
+"$TK" cluster status --name "$name"
+json=$("$TK" cluster status --name "$name" --output json)
+field() { jq -r --arg c "$1" ".components[] | select(.name == \$c) | .$2" <<<"$json"; }
+pg_pid=$(field postgres pid) pg_port=$(field postgres port)
+check "postgres ready" test "$(field postgres state)" = ready
+check "kine ready" test "$(field kine state)" = ready
+check "postgres and kine in the datastore's group" test "$(field postgres cgroup)/$(field kine cgroup)" = etcd/etcd
+check "postgres's data directory is in the cluster directory" test -f "$dir/postgres/data/PG_VERSION"
+check "postgres listens on 127.0.0.1:$pg_port only" bash -c \
+    "ss -Hltn 'sport = :$pg_port' | awk '{print \$4}' | grep -qx '127.0.0.1:$pg_port'"
+check "postgres does not run as root" test "$(stat -c %u "/proc/$pg_pid")" != 0
+kine_pid=$(field kine pid)
+check "kine stores in that postgres" bash -c \
+    "tr '\\0' '\\n' </proc/$kine_pid/cmdline | grep -qx -- '--endpoint=postgres://kine@127.0.0.1:$pg_port/kine?sslmode=disable'"
+export KUBECONFIG=$dir/admin.kubeconfig
+kubectl=$("$TK_ROOT/scripts/bootstrap" --print-cache)/bin/kubectl
+check "create a namespace" "$kubectl" create namespace tk-pg-it
+check "list it" bash -c "'$kubectl' get namespaces -o name | grep -qx namespace/tk-pg-it"
+# the object is in postgres's kine table, not anywhere else
+psql=$(dirname "$(readlink -f "/proc/$pg_pid/exe")")/psql
+if [ -x "$psql" ]; then
+    rows=$("$psql" -h 127.0.0.1 -p "$pg_port" -U kine -d kine -Atc \
+        "SELECT count(*) FROM kine WHERE name = '/registry/namespaces/tk-pg-it'")
+    check "the namespace is a row in postgres's kine table" test "${rows:-0}" -ge 1
+fi
+ports=$(jq -r '.components[].port' <<<"$json")
+check "down" "$TK" cluster down --name "$name"
+check "no process left" test -z "$(marked_pids "$dir")"
+# gone, or a zombie its new parent (init) has not reaped yet
+check "postgres is gone" bash -c "[ ! -e /proc/$pg_pid ] || grep -q '^State:.*Z' /proc/$pg_pid/status"
+for p in $ports; do
+    check "port $p free" port_free "$p"
+done
+check "cluster directory removed" test ! -e "$dir"
+check "no cgroup left" test -z "$(cgroups_left "$name")"
+it_finish

@@ -7,13 +7,18 @@ set -euo pipefail
 : "${TK_BUILD:=$TK_ROOT/build}"
 TK=$TK_BUILD/turbokube
 export TURBOKUBE_HOME=${TURBOKUBE_HOME:-$(mktemp -d /tmp/tk-it-home.XXXXXX)}
+mkdir -p "$TURBOKUBE_HOME"
+# it_name is called in $(...), whose additions to it_clusters die with the subshell: the
+# names also go to this file, which the EXIT trap reads.
+it_names_file=$TURBOKUBE_HOME/.it-clusters
 it_clusters=()
 it_failed=0
 it_checks=0
 
 it_cleanup() {
-    local c
-    for c in "${it_clusters[@]}"; do
+    local c names=("${it_clusters[@]}")
+    [ -f "$it_names_file" ] && mapfile -t -O "${#names[@]}" names <"$it_names_file"
+    for c in $(printf '%s\n' "${names[@]}" | sort -u); do
         "$TK" cluster down --name "$c" >/dev/null 2>&1 || true
     done
     [ -n "${it_extra_cleanup:-}" ] && eval "$it_extra_cleanup"
@@ -21,7 +26,12 @@ it_cleanup() {
 }
 trap it_cleanup EXIT
 
-it_name() { local n="it-$1-$$"; it_clusters+=("$n"); echo "$n"; }
+it_name() {
+    local n="it-$1-$$"
+    it_clusters+=("$n")
+    echo "$n" >>"$it_names_file"
+    echo "$n"
+}
 
 ok() { it_checks=$((it_checks + 1)); echo "ok   $*"; }
 fail() { it_checks=$((it_checks + 1)); it_failed=$((it_failed + 1)); echo "FAIL $*"; }

@@ -151,6 +151,9 @@ int tk_localpg_initdb(const char *bindir, const char *dir, const char *log, cons
     v[i++] = tk_xstrdup("--username=kine");
     v[i++] = tk_xstrdup("--auth=trust");
     v[i++] = tk_xstrdup("--encoding=UTF8");
+    /* Not the environment's locale: initdb refuses one that is set but not generated (LANG
+     * en_US.UTF-8 on a fresh Debian without the locales package). */
+    v[i++] = tk_xstrdup("--locale=C");
     v[i] = NULL;
     struct tk_proc_spec spec = {.argv = (const char *const *)v, .log_path = log, .marker = marker};
     if ((rc = tk_proc_spawn(&spec, &pid, err)))

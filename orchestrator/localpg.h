@@ -21,7 +21,8 @@
 int tk_localpg_find(char *bindir, size_t n, struct tk_err *err);
 
 /* Creates dir (mode 0700, owned by the user postgres will run as) and runs initdb into
- * dir/data with superuser "kine", its output appended to log, marker as the owner marker.
+ * dir/data with superuser "kine" and locale C (whatever LANG says), its output appended to
+ * log, marker as the owner marker.
  * Blocks until initdb exits (a second or two). TK_ECHILD when it fails (see log). */
 int tk_localpg_initdb(const char *bindir, const char *dir, const char *log, const char *marker,
                       struct tk_err *err);

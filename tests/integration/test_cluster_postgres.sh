@@ -5,9 +5,11 @@ source "$(dirname "$0")/lib.sh"
 
 name=$(it_name pg)
 dir=$TURBOKUBE_HOME/clusters/$name
+# LANG names a locale this machine has not generated (a fresh Debian without locales often
+# says en_US.UTF-8): initdb must not take it from the environment.
 check "up with kine-postgres and a dedicated etcd group" \
-    "$TK" cluster up --name "$name" --datastore kine-postgres --cpus 2 --memory 2Gi \
-    --etcd-cpus 1 --etcd-memory 1Gi
+    env LANG=tk_XX.UTF-8 LC_ALL= "$TK" cluster up --name "$name" --datastore kine-postgres \
+    --cpus 2 --memory 2Gi --etcd-cpus 1 --etcd-memory 1Gi
 "$TK" cluster status --name "$name"
 json=$("$TK" cluster status --name "$name" --output json)
 field() { jq -r --arg c "$1" ".components[] | select(.name == \$c) | .$2" <<<"$json"; }
@@ -43,4 +45,5 @@ for p in $ports; do
 done
 check "cluster directory removed" test ! -e "$dir"
 check "no cgroup left" test -z "$(cgroups_left "$name")"
+
 it_finish

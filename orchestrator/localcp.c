@@ -1093,6 +1093,15 @@ static int bring_up(struct cluster *cl, struct tk_err *err)
     return rc;
 }
 
+/* The position in cluster.json of the k-th of n components to stop: the core ones backwards
+ * (scheduler ... datastore), then the others backwards. */
+static int stop_position(int k, int n)
+{
+    if (n <= TK_LOCALCP_NCOMP || k >= TK_LOCALCP_NCOMP)
+        return n - 1 - (n <= TK_LOCALCP_NCOMP ? k : k - TK_LOCALCP_NCOMP);
+    return TK_LOCALCP_NCOMP - 1 - k;
+}
+
 int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
 {
     struct cluster cl = {0};
@@ -1125,9 +1134,14 @@ int tk_localcp_up(const struct tk_localcp_opts *opts, struct tk_err *err)
     tk_localcp_down(cl.name, 0, NULL);
     if ((rc = bring_up(&cl, err))) {
         tk_err_prefix(err, "cluster %s", cl.name);
-        for (int i = C_MAX - 1; i >= 0; i--)
+        /* As down does: kine before its postgres, whose smart shutdown (SIGTERM) would
+         * otherwise wait for kine's connections until it is killed. The component indices
+         * are cluster.json's positions with every component present. */
+        for (int k = 0; k < C_MAX; k++) {
+            int i = stop_position(k, C_MAX);
             if (cl.c[i].pid > 0)
                 tk_proc_stop_group(cl.c[i].pid, 5000);
+        }
         for (int g = 0; g < TK_LOCALCP_MAXHOSTS; g++)
             if (cl.cg[g])
                 tk_cgroup_destroy(cl.cg[g], NULL);
@@ -1163,15 +1177,6 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 static int rm_rf(const char *path)
 {
     return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* The position in cluster.json of the k-th of n components to stop: the core ones backwards
- * (scheduler ... datastore), then the others backwards. */
-static int stop_position(int k, int n)
-{
-    if (n <= TK_LOCALCP_NCOMP || k >= TK_LOCALCP_NCOMP)
-        return n - 1 - (n <= TK_LOCALCP_NCOMP ? k : k - TK_LOCALCP_NCOMP);
-    return TK_LOCALCP_NCOMP - 1 - k;
 }
 
 int tk_localcp_down(const char *name, int keep, struct tk_err *err)

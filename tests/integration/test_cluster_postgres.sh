@@ -46,4 +46,15 @@ done
 check "cluster directory removed" test ! -e "$dir"
 check "no cgroup left" test -z "$(cgroups_left "$name")"
 
+# A bring-up that fails once kine is up (a flag the apiserver refuses) stops kine before
+# postgres, whose smart shutdown would otherwise wait for kine's connections until killed.
+bad=$(it_name pgbad)
+bdir=$TURBOKUBE_HOME/clusters/$bad
+check "up with a flag the apiserver refuses fails" bash -c \
+    "! '$TK' cluster up --name '$bad' --datastore kine-postgres --apiserver-arg=--tk-no-such-flag -q"
+check "... after kine was ready (the apiserver was started)" test -e "$bdir/logs/kube-apiserver.log"
+check "... postgres shut down cleanly, not killed" grep -q "database system is shut down" "$bdir/logs/postgres.log"
+check "... no process left" test -z "$(marked_pids "$bdir")"
+check "down removes the rest" "$TK" cluster down --name "$bad"
+check "... its directory" test ! -e "$bdir"
 it_finish

@@ -1288,9 +1288,9 @@ static int check_remote(struct ctx *c, const struct tk_cell_params *p, const str
         return c->err->code;
     if (p->fidelity == TK_EXP_KUBELET)
         return tk_yaml_err(c->err, c->doc, m->fidelity,
-                           "agents.fidelity kubelet mints a certificate per node from the "
-                           "cluster's CA key, which provider kubeconfig does not have (TLS "
-                           "bootstrap is not implemented): use fidelity lite");
+                           "agents.fidelity kubelet mints node certificates from the cluster's "
+                           "CA key, which provider kubeconfig lacks (and run passes the agents "
+                           "no bootstrap token): use fidelity lite");
     return 0;
 }
 

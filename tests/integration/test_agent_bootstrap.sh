@@ -73,10 +73,13 @@ run_agent_fg() { # SECONDS ARGS...: runs the agent in the foreground; sets out a
     rc=0
     out=$(timeout "$t" "$AGENT" --fidelity kubelet --metrics-addr off --kubelet-addr off "$@" 2>&1) || rc=$?
 }
+# Fast means without retrying until --bootstrap-timeout: an agent still retrying at 30 s is
+# killed by timeout (exit 124). How long it took is a figure, not a verdict (shared machine).
 t0=$(date +%s)
-run_agent_fg 30 --bootstrap-kubeconfig "$d/bad.kubeconfig" --nodes 3 --name-prefix agentbs-bad-
-check "a refused bootstrap token fails the agent (exit 1) within 5 s" \
-    [ "$rc" -eq 1 -a $(($(date +%s) - t0)) -le 5 ]
+run_agent_fg 30 --bootstrap-kubeconfig "$d/bad.kubeconfig" --nodes 3 --name-prefix agentbs-bad- \
+    --bootstrap-timeout 60s
+echo "  refused token: agent exited $rc after $(($(date +%s) - t0)) s"
+check "a refused bootstrap token fails the agent (exit 1) before --bootstrap-timeout" [ "$rc" -eq 1 ]
 says() { grep -q -- "$1" <<<"$out"; }
 check "... saying the token was refused (401)" says "bootstrap token refused (401 Unauthorized)"
 check "... and what to check" says "enable-bootstrap-token-auth"

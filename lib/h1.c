@@ -627,6 +627,7 @@ static void conn_died(struct h1_conn *c, const char *msg)
         return;
     }
     complete(r, TK_ENET, 0, m);
+    pump(h); /* the slot is free for whoever waits */
 }
 
 static void conn_ready(struct h1_conn *c);
@@ -705,6 +706,7 @@ static void conn_failed_response(struct h1_conn *c, int code, const char *msg)
     r->status = c->p.status;
     conn_close(c);
     complete(r, code, 0, msg);
+    pump(c->h);
 }
 
 /* Reads until the response is complete or the socket is drained. */
@@ -1097,7 +1099,10 @@ static int ctx_new(struct tk_h1 *h, const struct tk_h1_opts *o, struct tk_err *e
     SSL_CTX_set_min_proto_version(h->ctx, TLS1_2_VERSION);
     /* one read() per TLS record or more, not one for the header and one for the body */
     SSL_CTX_set_read_ahead(h->ctx, 1);
-    SSL_CTX_set_mode(h->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Released buffers: a connection waiting on a slow apiserver holds a few KiB, not ~40, so
+     * a large pool costs little memory (two allocations per request, noise beside the crypto) */
+    SSL_CTX_set_mode(h->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                 SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_protos(h->ctx, alpn, sizeof(alpn) - 1);
     if (ctx_trust(h, o, err))
         return err->code;

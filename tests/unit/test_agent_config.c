@@ -42,7 +42,7 @@ TK_TEST(config_defaults)
     CHECK_INT(c.startup.kind, TK_SAMPLER_LOGNORMAL);
     CHECK_INT(c.qps == 0, 1);
     CHECK_INT(c.api_transport, TK_API_H1); /* lite mode's default */
-    CHECK_INT(c.api_conns, 32);
+    CHECK_INT(c.api_conns, 128);
     tk_agent_config_node_name(&c, 0, name);
     CHECK_STR(name, "tk-node-00000");
     tk_agent_config_release(&c);

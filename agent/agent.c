@@ -1616,6 +1616,11 @@ static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const c
     o.qps = a->cfg->qps;
     o.burst = a->cfg->burst;
     o.user_agent = "turbokube-agent";
+    /* lite mode's shared client: plain requests over lib/h1 (--api-transport) */
+    if (a->cfg->api_transport == TK_API_H1 && a->cfg->fidelity == TK_FIDELITY_LITE) {
+        o.transport = TK_KUBE_TRANSPORT_H1;
+        o.h1_conns = a->cfg->api_conns;
+    }
     return tk_kube_new(a->loop, &o, err);
 }
 

@@ -40,6 +40,8 @@ enum opt_id {
     O_POD_CIDR_SIZE,
     O_QPS,
     O_BURST,
+    O_API_TRANSPORT,
+    O_API_CONNS,
     O_LEASE_DURATION,
     O_LEASE_RENEW,
     O_STATUS_INTERVAL,
@@ -122,6 +124,13 @@ static const struct opt opts[] = {
     {"pod-cidr-size", O_POD_CIDR_SIZE, "LEN", "24", "prefix length of each node's pod block"},
     {"qps", O_QPS, "Q", "0 (off)", "client-side API request rate limit, requests per second"},
     {"burst", O_BURST, "B", "QPS rounded up", "client-side burst above --qps"},
+    {"api-transport", O_API_TRANSPORT, "h1|curl", "h1 (lite), curl (kubelet)",
+     "lite mode's requests other than watches: h1 = a pool of --api-conns HTTP/1.1 keep-alive "
+     "connections (cheapest per request), curl = libcurl over a few multiplexed HTTP/2 "
+     "connections; watches always use libcurl. Neither is what a kubelet does (one HTTP/2 "
+     "connection per node): kubelet mode always uses curl"},
+    {"api-conns", O_API_CONNS, "N", "128",
+     "with --api-transport h1: connections in the pool, each carrying one request at a time"},
     {"lease-duration", O_LEASE_DURATION, "D", "40s", "Lease spec.leaseDurationSeconds"},
     {"lease-renew-interval", O_LEASE_RENEW, "D", "10s",
      "Lease renew period (stretched by up to 4% jitter, as the kubelet does)"},
@@ -211,6 +220,7 @@ void tk_agent_config_init(struct tk_agent_config *c)
     const char *dir = getenv("TURBOKUBE_CLUSTER_DIR");
     memset(c, 0, sizeof(*c));
     c->fidelity = TK_FIDELITY_LITE;
+    c->api_conns = 128;
     c->nodes = 1;
     c->index_width = 5;
     c->name_prefix = tk_xstrdup("tk-node-");
@@ -492,7 +502,7 @@ static const struct opt *find_opt(const char *name)
 static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v,
                    struct tk_err *err)
 {
-    int64_t x;
+    int64_t x = 0; /* -O3 cannot see parse_i64 sets it before every use */
     const char *n = o->name;
 
     switch (o->id) {
@@ -597,6 +607,19 @@ static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v
         if (parse_i64(v, 0, 1000000, n, &x, err))
             return TK_EINVAL;
         c->burst = (int)x;
+        return 0;
+    case O_API_TRANSPORT:
+        if (!strcmp(v, "h1"))
+            c->api_transport = TK_API_H1;
+        else if (!strcmp(v, "curl"))
+            c->api_transport = TK_API_CURL;
+        else
+            return tk_err_set(err, TK_EINVAL, "--api-transport: '%s' is not h1 or curl", v);
+        return 0;
+    case O_API_CONNS:
+        if (parse_i64(v, 1, 1024, n, &x, err))
+            return TK_EINVAL;
+        c->api_conns = (int)x;
         return 0;
     case O_LEASE_DURATION:
         if (parse_dur(v, 1000000000, n, &x, err))
@@ -983,6 +1006,12 @@ int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err)
         if (!tk_agent_kv_get(c->capacity, c->ncapacity, c->reserved[i].key))
             return tk_err_set(err, TK_EINVAL, "--system-reserved: %s is not a capacity resource",
                               c->reserved[i].key);
+    if (c->fidelity == TK_FIDELITY_KUBELET && c->api_transport == TK_API_H1)
+        return tk_err_set(err, TK_EINVAL,
+                          "--api-transport h1 is for lite mode: kubelet mode keeps one HTTP/2 "
+                          "connection per node, as kubelets do");
+    if (c->api_transport == TK_API_DEFAULT)
+        c->api_transport = c->fidelity == TK_FIDELITY_LITE ? TK_API_H1 : TK_API_CURL;
     return validate_identity(c, err);
 }
 

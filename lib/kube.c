@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "h1.h"
 #include "log.h"
 
 #define DEFAULT_MAX_RETRIES 5
@@ -38,21 +39,22 @@ struct req_queue {
 struct tk_kube_req {
     struct tk_kube *kube;
     struct tk_xfer xfer;
+    struct tk_h1_req h1;               /* the attempt, when it goes over lib/h1 */
     struct tk_timer timer;             /* retry backoff, or a deferred failure */
     struct tk_kube_req *prev, *next;   /* kube->reqs while live; next links the pool */
     struct tk_kube_req *qprev, *qnext; /* limiter queue or reap queue */
     int state;
     int flags;
     int attempts;
-    int in_multi;  /* handed to the loop and not yet completed */
-    int got_bytes; /* a response byte (header or body) arrived in this attempt */
-    int too_big;   /* the body hit the cap */
-    int fail_now;  /* the timer finishes the request with fail_code */
-    CURLcode fail_code;
+    int in_multi;       /* handed to the loop and not yet completed */
+    int got_bytes;      /* a response byte (header or body) arrived in this attempt */
+    int too_big;        /* the body hit the cap */
+    int fail_now;       /* the timer finishes the request with TK_ENET and errbuf */
     struct tk_buf text; /* method \0 path \0 url \0 body */
     const char *method, *path, *url, *body;
     size_t body_len;
     struct curl_slist *headers; /* shared, owned by kube */
+    const char *hdr_block;      /* the same headers as one "Name: value\r\n" block (h1) */
     struct tk_buf resp;
     char retry_after[64];
     char errbuf[CURL_ERROR_SIZE];
@@ -65,6 +67,7 @@ struct tk_kube_req {
 struct hdr_set {
     char *content_type; /* NULL: the set for requests without a body */
     struct curl_slist *list;
+    char *block; /* User-Agent, Accept, Content-Type, Authorization lines for lib/h1 */
     struct hdr_set *next;
 };
 
@@ -78,6 +81,8 @@ struct tk_kube {
     struct hdr_set *hdrs;
     int insecure, http2, tls, verbose, max_retries, timeout_ms;
     size_t max_body;
+    struct tk_h1 *h1;  /* plain requests go here when the transport is TK_KUBE_TRANSPORT_H1 */
+    size_t origin_len; /* strlen("scheme://host:port") of base: url + origin_len is the target */
 
     double qps, tokens;
     int burst;
@@ -270,34 +275,41 @@ static void schedule_reap(struct tk_kube *k)
 
 /* ---- header sets: shared slists, so a request allocates no header list ---- */
 
-static struct curl_slist *headers_for(struct tk_kube *k, const char *content_type)
+static const struct hdr_set *headers_for(struct tk_kube *k, const char *content_type)
 {
     struct hdr_set *h;
     struct curl_slist *l = NULL;
+    struct tk_buf b;
 
     for (h = k->hdrs; h; h = h->next) {
         if ((!h->content_type && !content_type) ||
             (h->content_type && content_type && !strcmp(h->content_type, content_type)))
-            return h->list;
+            return h;
     }
     h = tk_xcalloc(1, sizeof(*h));
+    tk_buf_init(&b, 0);
+    tk_buf_printf(&b, "User-Agent: %s\r\nAccept: application/json\r\n", k->user_agent);
     l = curl_slist_append(l, "Accept: application/json");
     if (content_type) {
         char *ct = tk_xasprintf("Content-Type: %s", content_type);
         l = curl_slist_append(l, ct);
+        tk_buf_printf(&b, "%s\r\n", ct);
         free(ct);
         /* no "Expect: 100-continue" round trip before large bodies */
         l = curl_slist_append(l, "Expect:");
         h->content_type = tk_xstrdup(content_type);
     }
-    if (k->auth)
+    if (k->auth) {
         l = curl_slist_append(l, k->auth);
+        tk_buf_printf(&b, "%s\r\n", k->auth);
+    }
     if (!l)
         abort(); /* curl_slist_append fails only when out of memory */
     h->list = l;
+    h->block = tk_buf_detach(&b);
     h->next = k->hdrs;
     k->hdrs = h;
-    return l;
+    return h;
 }
 
 /* ---- libcurl callbacks (they run inside libcurl: never free or remove anything here) ---- */
@@ -469,6 +481,17 @@ static int setup_easy(struct tk_kube *k, struct tk_kube_req *r)
     return 0;
 }
 
+static void on_h1_done(struct tk_h1_req *hr, void *ud);
+
+/* Plain requests of an H1 client go over lib/h1; watches (a sink) stay on libcurl. */
+static int start_h1(struct tk_kube *k, struct tk_kube_req *r)
+{
+    int64_t deadline = k->timeout_ms > 0 ? r->attempt_ns + (int64_t)k->timeout_ms * 1000000 : 0;
+    return tk_h1_submit(k->h1, &r->h1, r->method, r->url + k->origin_len, r->hdr_block, r->body,
+                        r->body_len, &r->resp, deadline, r->flags & TK_KUBE_PRIORITY, on_h1_done,
+                        r);
+}
+
 static void dispatch(struct tk_kube_req *r)
 {
     struct tk_kube *k = r->kube;
@@ -484,17 +507,20 @@ static void dispatch(struct tk_kube_req *r)
     r->errbuf[0] = '\0';
     r->got_bytes = r->too_big = 0;
     r->attempt_ns = tk_now_ns();
-    if (setup_easy(k, r) == 0 && tk_loop_xfer_add(k->loop, &r->xfer, &err) == 0) {
+    if (k->h1 && !r->sink
+            ? start_h1(k, r) == 0
+            : setup_easy(k, r) == 0 && tk_loop_xfer_add(k->loop, &r->xfer, &err) == 0) {
         r->in_multi = 1;
         k->stats.inflight++;
         return;
     }
     /* Reported from the loop, so the caller's callback never runs inside tk_kube_request. */
+    snprintf(r->errbuf, sizeof(r->errbuf), "cannot start request: %.200s",
+             err.code ? err.msg : "curl_easy_init failed");
     tk_warn("cannot start request", "method=%s path=\"%s\" error=\"%s\"", r->method, r->path,
-            err.code ? err.msg : "curl_easy_init failed");
+            r->errbuf);
     r->state = RS_BACKOFF;
     r->fail_now = 1;
-    r->fail_code = CURLE_FAILED_INIT;
     tk_timer_start(k->loop, &r->timer, 0);
 }
 
@@ -550,6 +576,7 @@ static void req_destroy(struct tk_kube_req *r)
 {
     if (r->xfer.easy)
         curl_easy_cleanup(r->xfer.easy);
+    tk_h1_req_release(&r->h1);
     tk_buf_release(&r->text);
     tk_buf_release(&r->resp);
     free(r);
@@ -601,7 +628,8 @@ static void http_error(struct tk_err *err, const struct tk_kube_req *r, long sta
     cJSON_Delete(st);
 }
 
-static void finish(struct tk_kube_req *r, CURLcode rc, long status)
+/* code: 0 when a response arrived, else a TK_E* transport error described in errbuf. */
+static void finish(struct tk_kube_req *r, int code, long status)
 {
     struct tk_kube *k = r->kube;
     struct tk_kube_resp resp;
@@ -618,9 +646,8 @@ static void finish(struct tk_kube_req *r, CURLcode rc, long status)
     if (r->too_big)
         tk_err_set(&resp.err, TK_ENOMEM, "%s %s: response body exceeds the %zu-byte cap", r->method,
                    r->path, k->max_body);
-    else if (rc != CURLE_OK)
-        tk_err_set(&resp.err, curl_code_to_err(rc), "%s %s: %s", r->method, r->path,
-                   r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+    else if (code)
+        tk_err_set(&resp.err, code, "%s %s: %s", r->method, r->path, r->errbuf);
     else if (status >= 400)
         http_error(&resp.err, r, status);
     r->state = RS_CALLBACK;
@@ -632,7 +659,8 @@ static void finish(struct tk_kube_req *r, CURLcode rc, long status)
     req_release(r);
 }
 
-static int should_retry(struct tk_kube_req *r, CURLcode rc, long status, int64_t *delay)
+/* unsent: the transport failed before the request could leave (connect failures). */
+static int should_retry(struct tk_kube_req *r, int code, int unsent, long status, int64_t *delay)
 {
     struct tk_kube *k = r->kube;
     int idem = is_idempotent(r->method);
@@ -640,8 +668,8 @@ static int should_retry(struct tk_kube_req *r, CURLcode rc, long status, int64_t
 
     if ((r->flags & TK_KUBE_NO_RETRY) || r->attempts > k->max_retries || r->too_big)
         return 0;
-    if (rc != CURLE_OK) {
-        if (r->got_bytes || (!idem && !connect_failure(rc)))
+    if (code) {
+        if (r->got_bytes || (!idem && !unsent))
             return 0;
         *delay = backoff_ns(k, r->attempts);
         return 1;
@@ -653,28 +681,52 @@ static int should_retry(struct tk_kube_req *r, CURLcode rc, long status, int64_t
     return 0;
 }
 
-static void on_xfer_done(struct tk_xfer *x, CURLcode rc, void *ud)
+/* Where both transports end an attempt: retry it or finish the request. */
+static void attempt_done(struct tk_kube_req *r, int code, int unsent, long status)
 {
-    struct tk_kube_req *r = ud;
     struct tk_kube *k = r->kube;
-    long status = 0;
     int64_t delay = 0;
-    (void)x;
 
-    r->in_multi = 0;
-    k->stats.inflight--;
-    if (r->state == RS_CANCELLED)
-        return; /* the reaper frees it */
-    curl_easy_getinfo(r->xfer.easy, CURLINFO_RESPONSE_CODE, &status);
     k->stats.responses[status >= 100 && status < 600 ? status / 100 : 0]++;
-    if (should_retry(r, rc, status, &delay)) {
+    if (should_retry(r, code, unsent, status, &delay)) {
         tk_debug("retrying request", "method=%s path=\"%s\" status=%ld attempt=%d delay_ms=%lld",
                  r->method, r->path, status, r->attempts, (long long)(delay / 1000000));
         r->state = RS_BACKOFF;
         tk_timer_start(k->loop, &r->timer, tk_now_ns() + delay);
         return;
     }
-    finish(r, rc, status);
+    finish(r, code, status);
+}
+
+static void on_xfer_done(struct tk_xfer *x, CURLcode rc, void *ud)
+{
+    struct tk_kube_req *r = ud;
+    long status = 0;
+    (void)x;
+
+    r->in_multi = 0;
+    r->kube->stats.inflight--;
+    if (r->state == RS_CANCELLED)
+        return; /* the reaper frees it */
+    curl_easy_getinfo(r->xfer.easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK && !r->errbuf[0])
+        snprintf(r->errbuf, sizeof(r->errbuf), "%s", curl_easy_strerror(rc));
+    attempt_done(r, rc == CURLE_OK ? 0 : curl_code_to_err(rc), connect_failure(rc), status);
+}
+
+static void on_h1_done(struct tk_h1_req *hr, void *ud)
+{
+    struct tk_kube_req *r = ud;
+
+    r->in_multi = 0;
+    r->kube->stats.inflight--;
+    if (r->state == RS_CANCELLED)
+        return; /* the reaper frees it */
+    r->got_bytes = hr->got_bytes;
+    r->too_big = hr->err == TK_ENOMEM;
+    memcpy(r->retry_after, hr->retry_after, sizeof(r->retry_after));
+    snprintf(r->errbuf, sizeof(r->errbuf), "%s", hr->errmsg);
+    attempt_done(r, hr->err, hr->connect_failed, hr->status);
 }
 
 static void req_timer_fire(struct tk_timer *t, void *ud)
@@ -683,7 +735,7 @@ static void req_timer_fire(struct tk_timer *t, void *ud)
     (void)t;
     if (r->fail_now) {
         r->fail_now = 0;
-        finish(r, r->fail_code, 0);
+        finish(r, TK_ENET, 0);
         return;
     }
     submit(r);
@@ -705,6 +757,7 @@ static struct tk_kube_req *req_new(struct tk_kube *k, const char *method, const 
         r = tk_xcalloc(1, sizeof(*r));
         tk_buf_init(&r->text, 0);
         tk_buf_init(&r->resp, k->max_body);
+        tk_h1_req_init(&r->h1);
         r->xfer.done = on_xfer_done;
         r->xfer.ud = r;
     }
@@ -734,7 +787,10 @@ static struct tk_kube_req *req_new(struct tk_kube *k, const char *method, const 
     r->path = r->text.data + path_off;
     r->url = r->text.data + url_off;
     r->body = body ? r->text.data + body_off : NULL;
-    r->headers = headers_for(k, body ? (content_type ? content_type : "application/json") : NULL);
+    const struct hdr_set *hs =
+        headers_for(k, body ? (content_type ? content_type : "application/json") : NULL);
+    r->headers = hs->list;
+    r->hdr_block = hs->block;
 
     r->prev = NULL;
     r->next = k->reqs;
@@ -1218,6 +1274,7 @@ static void reap_fire(struct tk_timer *t, void *ud)
     while ((r = k->reap.head)) {
         queue_unlink(&k->reap, r);
         tk_loop_xfer_remove(k->loop, &r->xfer);
+        tk_h1_cancel(&r->h1);
         if (r->in_multi) {
             r->in_multi = 0;
             k->stats.inflight--;
@@ -1232,7 +1289,10 @@ static void reap_fire(struct tk_timer *t, void *ud)
         destroy(k);
 }
 
-static int parse_server(struct tk_kube *k, const struct tk_kube_opts *o, struct tk_err *err)
+/* Sets k->base, k->tls, k->connect_to, k->origin_len; *host_out and *port_out (caller frees)
+ * get the address to connect to. */
+static int parse_server(struct tk_kube *k, const struct tk_kube_opts *o, char **host_out,
+                        char **port_out, struct tk_err *err)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
@@ -1266,6 +1326,9 @@ static int parse_server(struct tk_kube *k, const struct tk_kube_opts *o, struct 
     } else {
         k->base = tk_xasprintf("%s://%s:%s%s", scheme, host, port, path);
     }
+    k->origin_len = strlen(k->base) - plen;
+    *host_out = tk_xstrdup(host);
+    *port_out = tk_xstrdup(port);
 out:
     curl_free(scheme);
     curl_free(host);
@@ -1275,9 +1338,31 @@ out:
     return rc;
 }
 
+static int h1_open(struct tk_kube *k, const struct tk_kube_opts *o, const char *host,
+                   const char *port, struct tk_err *err)
+{
+    struct tk_h1_opts h;
+
+    memset(&h, 0, sizeof(h));
+    h.host = host;
+    h.port = port;
+    h.tls = k->tls;
+    h.server_name = o->tls_server_name;
+    h.ca_pem = o->ca_pem;
+    h.cert_pem = o->client_cert_pem;
+    h.key_pem = o->client_key_pem;
+    h.insecure = o->insecure;
+    h.conns = o->h1_conns;
+    h.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+    h.stall_ms = REQ_STALL_S * 1000;
+    k->h1 = tk_h1_new(k->loop, &h, err);
+    return k->h1 ? 0 : err->code;
+}
+
 struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *o, struct tk_err *err)
 {
     struct tk_kube *k;
+    char *host = NULL, *port = NULL;
 
     if (!o || !o->server || !o->server[0]) {
         tk_err_set(err, TK_EINVAL, "kube client: no server");
@@ -1289,9 +1374,13 @@ struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *o, 
                    "key its certificate)");
         return NULL;
     }
+    if (o->transport != TK_KUBE_TRANSPORT_CURL && o->transport != TK_KUBE_TRANSPORT_H1) {
+        tk_err_set(err, TK_EINVAL, "kube client: unknown transport %d", o->transport);
+        return NULL;
+    }
     k = tk_xcalloc(1, sizeof(*k));
     k->loop = loop;
-    if (parse_server(k, o, err))
+    if (parse_server(k, o, &host, &port, err))
         goto fail;
     k->ca_pem = o->ca_pem ? tk_xstrdup(o->ca_pem) : NULL;
     k->cert_pem = o->client_cert_pem ? tk_xstrdup(o->client_cert_pem) : NULL;
@@ -1322,8 +1411,14 @@ struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *o, 
      * against 1.36) and libcurl keeps to the smaller, so ours must not be the one that binds.
      * Beyond the server's limit libcurl opens another connection, up to max_conns. */
     curl_multi_setopt(tk_loop_multi(loop), CURLMOPT_MAX_CONCURRENT_STREAMS, (long)MAX_STREAMS);
+    if (o->transport == TK_KUBE_TRANSPORT_H1 && h1_open(k, o, host, port, err))
+        goto fail;
+    free(host);
+    free(port);
     return k;
 fail:
+    free(host);
+    free(port);
     destroy(k);
     return NULL;
 }
@@ -1359,7 +1454,9 @@ static void destroy(struct tk_kube *k)
     }
     tk_timer_stop(k->loop, &k->reap_timer);
     tk_timer_stop(k->loop, &k->lim_timer);
-    /* Every queue dies with k: only libcurl and the timers need taking apart. */
+    /* Every queue dies with k: only libcurl, lib/h1 and the timers need taking apart. */
+    tk_h1_free(k->h1);
+    k->h1 = NULL;
     while ((r = k->reqs)) {
         k->reqs = r->next;
         tk_loop_xfer_remove(k->loop, &r->xfer);
@@ -1373,6 +1470,7 @@ static void destroy(struct tk_kube *k)
     while ((h = k->hdrs)) {
         k->hdrs = h->next;
         free_slist_wiped(h->list);
+        free_wiped(h->block);
         free(h->content_type);
         free(h);
     }

@@ -23,6 +23,12 @@ struct tk_kube;
 struct tk_kube_req;
 struct tk_kube_watch;
 
+enum tk_kube_transport {
+    TK_KUBE_TRANSPORT_CURL = 0, /* every request on libcurl's multi handle (HTTP/2 by default) */
+    TK_KUBE_TRANSPORT_H1 = 1,   /* plain requests on lib/h1's pool of HTTP/1.1 keep-alive
+                                   connections; watches on libcurl */
+};
+
 struct tk_kube_opts {
     const char *server; /* "https://host:6443" (a path prefix is kept); required */
     const char *ca_pem; /* PEM bundle trusted instead of the system store; NULL: system */
@@ -41,16 +47,22 @@ struct tk_kube_opts {
     int timeout_ms;              /* whole-request deadline for plain requests (never watches);
                                     0 = none (stalls are still cut by a 60 s low-speed limit) */
     int verbose;                 /* libcurl's verbose trace at debug level, Authorization
-                                    redacted */
+                                    redacted (libcurl transfers only) */
+    int transport;               /* enum tk_kube_transport; 0 = libcurl for everything */
+    int h1_conns;                /* TK_KUBE_TRANSPORT_H1: pool size (each connection carries
+                                    one request at a time); <= 0: 4 */
 };
 
 /* Creates a client on loop (borrowed; must outlive the client). Copies every string in opts;
  * PEMs are handed to libcurl as blobs (CURLOPT_CAINFO_BLOB, SSLCERT_BLOB, SSLKEY_BLOB), the
- * token as an "Authorization: Bearer" header. max_conns > 0 sets the multi handle's per-host
- * connection limit (per loop: the last client created wins). Clients with different client
- * certificates never share a connection (libcurl matches TLS settings), so per-node identities
- * get per-node connections, as real kubelets do. Returns NULL with err
- * (TK_EINVAL: no server, unparsable server URL, cert without key) on failure. Caller frees. */
+ * token as an "Authorization: Bearer" header. With TK_KUBE_TRANSPORT_H1, requests without a
+ * stream (everything but watches) go over lib/h1 instead, with the same TLS settings, headers,
+ * retries, limiter and stats; its open connections count as watched fds of the loop. max_conns > 0
+ * sets the multi handle's per-host connection limit (per loop: the last client created wins).
+ * Clients with different client certificates never share a connection (libcurl matches TLS
+ * settings), so per-node identities get per-node connections, as real kubelets do. Returns NULL
+ * with err (TK_EINVAL: no server, unparsable server URL, cert without key, unknown transport; with
+ * H1 also what tk_h1_new reports) on failure. Caller frees. */
 struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *opts,
                             struct tk_err *err);
 

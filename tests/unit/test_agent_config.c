@@ -41,6 +41,8 @@ TK_TEST(config_defaults)
     CHECK_INT(c.status_interval_ns, 300000000000LL);
     CHECK_INT(c.startup.kind, TK_SAMPLER_LOGNORMAL);
     CHECK_INT(c.qps == 0, 1);
+    CHECK_INT(c.api_transport, TK_API_H1); /* lite mode's default */
+    CHECK_INT(c.api_conns, 128);
     tk_agent_config_node_name(&c, 0, name);
     CHECK_STR(name, "tk-node-00000");
     tk_agent_config_release(&c);
@@ -146,6 +148,8 @@ TK_TEST(config_flag_errors)
         {{"agent", "--startup-latency", "lognormal:median=2s", NULL}, "median=D,p99=D"},
         {{"agent", "--lease-renew-interval", "1m", NULL}, "shorter than --lease-duration"},
         {{"agent", "stray", NULL, NULL}, "unexpected argument 'stray'"},
+        {{"agent", "--api-transport", "h2", NULL}, "not h1 or curl"},
+        {{"agent", "--api-conns", "0", NULL}, "--api-conns"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct tk_agent_config c;
@@ -280,7 +284,9 @@ TK_TEST(config_help_lists_every_flag)
                            "--bootstrap-concurrency N",
                            "--bootstrap-timeout D",
                            "--kubelet-port",
-                           "--lease-renew-interval"};
+                           "--lease-renew-interval",
+                           "--api-transport h1|curl",
+                           "--api-conns N"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         CHECK_CONTAINS(buf, flags[i]);
     CHECK_CONTAINS(buf, "[default: cpu=32,memory=256Gi,pods=110");
@@ -320,6 +326,38 @@ TK_TEST(config_bootstrap)
     }
 }
 
+/* lite mode defaults to lib/h1, --api-transport curl goes back to libcurl; kubelet mode keeps
+ * libcurl (per-node HTTP/2 connections) and refuses h1. */
+TK_TEST(config_api_transport)
+{
+    struct tk_agent_config c;
+    struct tk_err err = {0};
+    const char *curl[] = {"agent", "--api-transport", "curl", "--api-conns", "3", NULL};
+    const char *kubelet[] = {"agent", "--fidelity", "kubelet", "--cluster-dir", "/x", NULL};
+    const char *bad[] = {"agent", "--fidelity",      "kubelet", "--cluster-dir",
+                         "/x",    "--api-transport", "h1",      NULL};
+
+    tk_agent_config_init(&c);
+    CHECK_INT(parse(&c, &err, 5, curl), 0);
+    CHECK_INT(c.api_transport, TK_API_CURL);
+    CHECK_INT(c.api_conns, 3);
+    tk_agent_config_release(&c);
+    tk_agent_config_init(&c);
+    CHECK_INT(tk_agent_config_load_string(&c, "t.yaml", "api-transport: h1\napi-conns: 16\n", &err),
+              0);
+    CHECK_INT(c.api_transport, TK_API_H1);
+    CHECK_INT(c.api_conns, 16);
+    tk_agent_config_release(&c);
+    tk_agent_config_init(&c);
+    CHECK_INT(parse(&c, &err, 5, kubelet), 0);
+    CHECK_INT(c.api_transport, TK_API_CURL);
+    tk_agent_config_release(&c);
+    tk_agent_config_init(&c);
+    CHECK_INT(parse(&c, &err, 7, bad), TK_EINVAL);
+    CHECK_CONTAINS(err.msg, "--api-transport h1 is for lite mode");
+    tk_agent_config_release(&c);
+}
+
 TK_TEST_MAIN(config_defaults, config_flags, config_bootstrap, config_flag_errors,
              config_yaml_and_precedence, config_yaml_errors_have_marks, config_file_via_flag,
-             config_help_lists_every_flag)
+             config_help_lists_every_flag, config_api_transport)

@@ -253,6 +253,9 @@ static char *srv_find(struct srv *s, const char *needle, int nth)
 
 /* ---- client-side helpers ---- */
 
+/* The transport every client of a test uses: the kube_h1_* variants rerun tests over lib/h1. */
+static int g_transport = TK_KUBE_TRANSPORT_CURL;
+
 static struct tk_kube *client(struct tk_loop *loop, struct srv *s, double qps, int burst)
 {
     struct tk_err err = {0};
@@ -266,6 +269,7 @@ static struct tk_kube *client(struct tk_loop *loop, struct srv *s, double qps, i
     o.burst = burst;
     o.token = "s3cret-token";
     o.user_agent = "tk-test/1";
+    o.transport = g_transport;
     return tk_kube_new(loop, &o, &err);
 }
 
@@ -489,6 +493,7 @@ TK_TEST(kube_transport_error_retried)
     memset(&o, 0, sizeof(o));
     o.server = url;
     o.max_retries = 2;
+    o.transport = g_transport;
     struct tk_kube *k = tk_kube_new(loop, &o, &err);
     CHECK(k != NULL);
     CHECK_INT(run_request(k, loop, "GET", "/healthz", NULL, 0, &r), 0);
@@ -1158,7 +1163,9 @@ static char *read_file(const char *dir, const char *name)
 static int tls_get(struct tk_loop *loop, const struct tk_kube_opts *o, char **body,
                    struct tk_err *err)
 {
-    struct tk_kube *k = tk_kube_new(loop, o, err);
+    struct tk_kube_opts oo = *o;
+    oo.transport = g_transport;
+    struct tk_kube *k = tk_kube_new(loop, &oo, err);
     long status = 0;
     int rc;
 
@@ -1268,9 +1275,37 @@ TK_TEST(kube_tls_options_wired)
     free(cmd);
 }
 
+/* The same tests with plain requests over lib/h1 (watches stay on libcurl, their LISTs move). */
+#define H1_VARIANT(name)                                                                           \
+    TK_TEST(name##_h1)                                                                             \
+    {                                                                                              \
+        g_transport = TK_KUBE_TRANSPORT_H1;                                                        \
+        name();                                                                                    \
+        g_transport = TK_KUBE_TRANSPORT_CURL;                                                      \
+    }
+H1_VARIANT(kube_retry_after_429)
+H1_VARIANT(kube_retry_503_get_not_post)
+H1_VARIANT(kube_transport_error_retried)
+H1_VARIANT(kube_qps_limiter_spreads)
+H1_VARIANT(kube_priority_overtakes_queue)
+H1_VARIANT(kube_cancel_and_free)
+H1_VARIANT(kube_watch_resumes_from_last_rv)
+H1_VARIANT(kube_watch_410_event_relists)
+H1_VARIANT(kube_watch_http_410_relists)
+H1_VARIANT(kube_watch_oversized_event_relists)
+H1_VARIANT(kube_watch_malformed_restarts)
+H1_VARIANT(kube_watch_stop_inside_callbacks)
+H1_VARIANT(kube_tls_options_wired)
+
 TK_TEST_MAIN(kube_retry_after_429, kube_retry_503_get_not_post, kube_transport_error_retried,
              kube_new_validates, kube_qps_limiter_spreads, kube_priority_overtakes_queue,
              kube_verbose_redacts_token, kube_cancel_and_free, kube_watch_resumes_from_last_rv,
              kube_watch_410_event_relists, kube_watch_http_410_relists,
              kube_watch_oversized_event_relists, kube_watch_malformed_restarts,
-             kube_watch_stop_inside_callbacks, kube_tls_options_wired)
+             kube_watch_stop_inside_callbacks, kube_tls_options_wired, kube_retry_after_429_h1,
+             kube_retry_503_get_not_post_h1, kube_transport_error_retried_h1,
+             kube_qps_limiter_spreads_h1, kube_priority_overtakes_queue_h1, kube_cancel_and_free_h1,
+             kube_watch_resumes_from_last_rv_h1, kube_watch_410_event_relists_h1,
+             kube_watch_http_410_relists_h1, kube_watch_oversized_event_relists_h1,
+             kube_watch_malformed_restarts_h1, kube_watch_stop_inside_callbacks_h1,
+             kube_tls_options_wired_h1)

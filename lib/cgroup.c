@@ -215,17 +215,17 @@ static int cg_init(struct tk_cgroup **out, const char *rel, int create, struct t
         snprintf(cg->dir[c], PATH_MAX, "%.3000s/%.1000s", lay.base[c], rel);
         snprintf(cg->procs[c], PATH_MAX, "%.3000s/cgroup.procs", cg->dir[c]);
     }
-    if (create && lay.version == 2)
+    if (create > 0 && lay.version == 2)
         enable_v2_subtree(lay.base[0], rel);
     for (int c = 0; c < CG_N; c++) {
         struct stat st;
-        if (create && mkdir_p(cg->dir[c])) {
+        if (create > 0 && mkdir_p(cg->dir[c])) {
             tk_err_set(err, TK_EIO, "cannot create cgroup %s: %s (cgroups need root)", cg->dir[c],
                        strerror(errno));
             tk_cgroup_free(cg);
             return err ? err->code : TK_EIO;
         }
-        if (!create && stat(cg->dir[c], &st)) {
+        if (create == 0 && stat(cg->dir[c], &st)) {
             tk_err_set(err, TK_ENOTFOUND, "cgroup %s does not exist", cg->dir[c]);
             tk_cgroup_free(cg);
             return TK_ENOTFOUND;
@@ -243,6 +243,17 @@ int tk_cgroup_create(struct tk_cgroup **out, const char *rel, struct tk_err *err
 int tk_cgroup_open(struct tk_cgroup **out, const char *rel, struct tk_err *err)
 {
     return cg_init(out, rel, 0, err);
+}
+
+int tk_cgroup_remove(const char *rel, struct tk_err *err)
+{
+    struct tk_cgroup *cg = NULL;
+    int rc = cg_init(&cg, rel, -1, err); /* -1: whatever part of it is still there */
+    if (rc)
+        return rc;
+    rc = tk_cgroup_destroy(cg, err);
+    tk_cgroup_free(cg);
+    return rc;
 }
 
 static int set_file(struct tk_cgroup *cg, int c, const char *file, const char *val,
@@ -402,6 +413,11 @@ int tk_cgroup_nprocs(struct tk_cgroup *cg)
 
 int tk_cgroup_destroy(struct tk_cgroup *cg, struct tk_err *err)
 {
+    int first = 0;
+
+    /* Every controller's directory is tried, even after one refused: stopping at the first
+     * left the others behind (cpu and cpuacct without memory), half a group that a later
+     * open could no longer find. The first failure is the one reported. */
     for (int c = 0; c < CG_N; c++) {
         char path[PATH_MAX];
         if (c > 0 && strcmp(cg->dir[c], cg->dir[c - 1]) == 0)
@@ -415,8 +431,12 @@ int tk_cgroup_destroy(struct tk_cgroup *cg, struct tk_err *err)
             nanosleep(&ts, NULL);
             rc = rmdir(path);
         }
-        if (rc && errno != ENOENT)
-            return tk_err_set(err, TK_EIO, "cannot remove cgroup %s: %s", path, strerror(errno));
+        if (rc && errno != ENOENT) {
+            if (!first)
+                first =
+                    tk_err_set(err, TK_EIO, "cannot remove cgroup %s: %s", path, strerror(errno));
+            continue;
+        }
         /* Remove now-empty parents that rel created, stopping at the first non-empty one. */
         size_t depth = 0;
         for (const char *s = cg->rel; *s; s++)
@@ -430,7 +450,7 @@ int tk_cgroup_destroy(struct tk_cgroup *cg, struct tk_err *err)
                 break;
         }
     }
-    return 0;
+    return first;
 }
 
 void tk_cgroup_free(struct tk_cgroup *cg)

@@ -55,6 +55,11 @@ int tk_cgroup_nprocs(struct tk_cgroup *cg);
  * the first component of rel. Missing directories are not an error. */
 int tk_cgroup_destroy(struct tk_cgroup *cg, struct tk_err *err);
 
+/* Removes group rel (and the parents it created, when empty) in every controller where any
+ * of it is left, also a group half removed before; 0 when nothing of it is left or it never
+ * existed. */
+int tk_cgroup_remove(const char *rel, struct tk_err *err);
+
 void tk_cgroup_free(struct tk_cgroup *cg);
 
 #endif

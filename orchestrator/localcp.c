@@ -1157,12 +1157,9 @@ static void destroy_groups(const char *name)
 {
     const char *groups[] = {"control-plane", "etcd", "aux", "aux-2", "aux-3"};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-        struct tk_cgroup *cg = NULL;
         char *rel = tk_xasprintf("turbokube/%s/%s", name, groups[i]);
-        if (tk_cgroup_version() && tk_cgroup_open(&cg, rel, NULL) == 0) {
-            tk_cgroup_destroy(cg, NULL);
-            tk_cgroup_free(cg);
-        }
+        if (tk_cgroup_version())
+            tk_cgroup_remove(rel, NULL);
         free(rel);
     }
 }

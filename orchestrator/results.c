@@ -12,6 +12,7 @@
 #include "duration.h"
 #include "json.h"
 #include "quantity.h"
+#include "slo.h"
 
 static const struct tk_res_fig_info figs[TK_FIG_N] = {
     {"mutating_p99_s", "mutating-p99", "mutating p99", "MUT-P99", TK_UNIT_SECONDS},
@@ -279,29 +280,6 @@ static void derive_params(struct tk_res_cell *c)
 
 /* ---- measurements ----------------------------------------------------------------------- */
 
-static int upper_eq(const char *a, const char *b)
-{
-    return a && strcasecmp(a, b) == 0;
-}
-
-static int is_mutating(const char *verb)
-{
-    return upper_eq(verb, "POST") || upper_eq(verb, "PUT") || upper_eq(verb, "PATCH") ||
-           upper_eq(verb, "DELETE") || upper_eq(verb, "APPLY") || upper_eq(verb, "CREATE") ||
-           upper_eq(verb, "UPDATE");
-}
-
-static int is_readonly(const char *verb)
-{
-    return upper_eq(verb, "GET") || upper_eq(verb, "LIST");
-}
-
-static int excluded_subresource(const char *s)
-{
-    return s && (!strcmp(s, "log") || !strcmp(s, "exec") || !strcmp(s, "portforward") ||
-                 !strcmp(s, "attach") || !strcmp(s, "proxy"));
-}
-
 static void fig_max(double *slot, double v)
 {
     if (!isnan(v) && (isnan(*slot) || v > *slot))
@@ -349,14 +327,21 @@ static int read_latency(sqlite3 *db, sqlite3_stmt *st, struct tk_res_cell *c, st
             }
             if (!metric || (have_sli ? !sli : strcmp(metric, "apiserver_request_duration_seconds")))
                 continue;
-            if (excluded_subresource(sub))
-                continue;
-            if (is_mutating(verb))
+            /* the rule the run's failure points follow: collections have no SLO, a GET of
+             * one object or a non-resource URL is read-only (resource) */
+            switch (tk_slo_classify(verb, sub, scope)) {
+            case TK_SLO_MUTATING:
                 fig_max(&c->fig[TK_FIG_MUTATING_P99], p99);
-            else if (is_readonly(verb) && scope && !strcmp(scope, "resource"))
+                break;
+            case TK_SLO_RO_RESOURCE:
                 fig_max(&c->fig[TK_FIG_RO_RESOURCE_P99], p99);
-            else if (is_readonly(verb))
+                break;
+            case TK_SLO_RO_CLUSTER:
                 fig_max(&c->fig[TK_FIG_RO_CLUSTER_P99], p99);
+                break;
+            case TK_SLO_NONE:
+                break;
+            }
         }
         if (rc != SQLITE_DONE)
             return tk_err_set(err, TK_EIO, "reading latency summaries: %s", sqlite3_errmsg(db));

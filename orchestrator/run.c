@@ -33,6 +33,7 @@
 #include "proc.h"
 #include "prom.h"
 #include "scrape.h"
+#include "slo.h"
 
 #ifndef TK_VERSION
 #define TK_VERSION "0.1.0-dev"
@@ -110,20 +111,10 @@ void tk_run_agent_shard(const struct tk_cell_params *p, int64_t i, int64_t *inde
     *nodes = left < 0 ? 0 : left < per ? left : per;
 }
 
-static int verb_is(const char *verb, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcasecmp(verb, *list) == 0)
-            return 1;
-    return 0;
-}
-
 size_t tk_run_slo_check(const struct tk_cell_params *p, const struct tk_latency_summary *rows,
                         size_t nrows, const struct tk_pod_latency *pl, size_t npl,
                         struct tk_slo_violation *out, size_t max)
 {
-    static const char *const skip_verbs[] = {"WATCH", "WATCHLIST", "CONNECT", NULL};
-    static const char *const skip_sub[] = {"log", "exec", "portforward", "attach", "proxy", NULL};
     const char *metric = DURATION_METRIC;
     size_t found = 0;
 
@@ -132,28 +123,20 @@ size_t tk_run_slo_check(const struct tk_cell_params *p, const struct tk_latency_
             metric = SLI_METRIC;
     for (size_t i = 0; i < nrows; i++) {
         const struct tk_latency_summary *r = &rows[i];
+        enum tk_slo_class k = tk_slo_classify(r->verb, r->subresource, r->scope);
         double limit;
         char what[112], res[80];
-        if (strcmp(r->metric, metric) != 0 || verb_is(r->verb, skip_verbs) ||
-            verb_is(r->subresource, skip_sub) || isnan(r->p99))
+        if (strcmp(r->metric, metric) != 0 || k == TK_SLO_NONE || isnan(r->p99))
             continue;
         snprintf(res, sizeof(res), "%s%s%s", r->resource, r->subresource[0] ? "/" : "",
                  r->subresource);
-        if (strcasecmp(r->verb, "LIST") == 0 ||
-            (strcasecmp(r->verb, "GET") == 0 && strcmp(r->scope, "resource") != 0 && r->scope[0])) {
-            if (strcmp(r->scope, "resource") == 0) {
-                limit = p->slo_ro_resource_p99_ns / 1e9;
-                snprintf(what, sizeof(what), "slo:read-only %s %s (resource)", r->verb, res);
-            } else {
-                limit = p->slo_ro_cluster_p99_ns / 1e9;
-                snprintf(what, sizeof(what), "slo:read-only %s %s (%s)", r->verb, res,
-                         r->scope[0] ? r->scope : "cluster");
-            }
-        } else if (strcasecmp(r->verb, "GET") == 0) {
+        if (k == TK_SLO_RO_RESOURCE) {
             limit = p->slo_ro_resource_p99_ns / 1e9;
             snprintf(what, sizeof(what), "slo:read-only %s %s (resource)", r->verb, res);
-        } else if (r->scope[0] && strcmp(r->scope, "resource") != 0) {
-            continue; /* collections (the namespace controller's deletes): no SLO */
+        } else if (k == TK_SLO_RO_CLUSTER) {
+            limit = p->slo_ro_cluster_p99_ns / 1e9;
+            snprintf(what, sizeof(what), "slo:read-only %s %s (%s)", r->verb, res,
+                     r->scope[0] ? r->scope : "cluster");
         } else {
             limit = p->slo_mutating_p99_ns / 1e9;
             snprintf(what, sizeof(what), "slo:mutating %s %s", r->verb, res);

@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "buf.h"
 #include "h1.h"
 #include "log.h"
@@ -22,6 +24,7 @@
 #define POOL_KEEP_BYTES (64 << 10) /* a request whose buffers grew past this is not pooled */
 #define RV_MAX 128
 #define MAX_STREAMS 1000
+#define RECV_BUFFER 4096
 
 enum req_state { RS_IDLE, RS_QUEUED, RS_BACKOFF, RS_INFLIGHT, RS_CALLBACK, RS_CANCELLED };
 
@@ -405,6 +408,17 @@ static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size, voi
 
 /* ---- requests ---- */
 
+/* Every TLS connection libcurl opens gives its OpenSSL read and write buffers back while idle
+ * (about 34 KiB each otherwise): kubelet mode holds one connection per node, mostly idle
+ * between lease renewals, and its watches wait on them for minutes. */
+static CURLcode ssl_ctx_cb(CURL *e, void *ctx, void *ud)
+{
+    (void)e;
+    (void)ud;
+    SSL_CTX_set_mode((SSL_CTX *)ctx, SSL_MODE_RELEASE_BUFFERS);
+    return CURLE_OK;
+}
+
 static int setup_easy(struct tk_kube *k, struct tk_kube_req *r)
 {
     CURL *e = r->xfer.easy;
@@ -442,7 +456,14 @@ static int setup_easy(struct tk_kube *k, struct tk_kube_req *r)
     }
     if (k->connect_to)
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, k->connect_to);
+    /* the receive buffer of every transfer (16 KiB by default); watch events and answers
+     * arrive in pieces no matter its size */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
+    /* and the send buffer a pooled handle keeps after its first body (64 KiB by default;
+     * 16 KiB is libcurl's least, and our bodies are a few KiB) */
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     if (k->tls) {
+        curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
         if (k->insecure) {
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -24,7 +24,6 @@
 #define POOL_KEEP_BYTES (64 << 10) /* a request whose buffers grew past this is not pooled */
 #define RV_MAX 128
 #define MAX_STREAMS 1000
-#define RECV_BUFFER 4096
 
 enum req_state { RS_IDLE, RS_QUEUED, RS_BACKOFF, RS_INFLIGHT, RS_CALLBACK, RS_CANCELLED };
 
@@ -456,11 +455,11 @@ static int setup_easy(struct tk_kube *k, struct tk_kube_req *r)
     }
     if (k->connect_to)
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, k->connect_to);
-    /* the receive buffer of every transfer (16 KiB by default); watch events and answers
-     * arrive in pieces no matter its size */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
-    /* and the send buffer a pooled handle keeps after its first body (64 KiB by default;
-     * 16 KiB is libcurl's least, and our bodies are a few KiB) */
+    /* The receive buffer (CURLOPT_BUFFERSIZE) stays at its default: libcurl 7.88's HTTP/2
+     * code copies DATA frames into it as if it were 16 KiB or more (a smaller one overflowed
+     * the heap under ASan in test_agent_identity). The send buffer a pooled handle keeps after
+     * its first body is 64 KiB by default; 16 KiB is libcurl's least, and our bodies are a
+     * few KiB. */
     curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     if (k->tls) {
         curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);

@@ -12,7 +12,15 @@ agent_stop_all() {
     for p in "${agent_pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${agent_pids[@]}"; do wait "$p" 2>/dev/null || true; done
     if [ "$it_failed" -ne 0 ]; then
-        for p in "${agent_logs[@]}"; do echo "--- $p"; grep -v 'level=debug' "$p" | tail -20; done
+        for p in "${agent_logs[@]}"; do
+            echo "--- $p"
+            # a sanitizer's report from its first line (its tail is only the shadow legend)
+            if grep -q 'ERROR: \(Address\|Leak\|Undefined\)Sanitizer\|runtime error:' "$p"; then
+                grep -m1 -A40 'ERROR: \(Address\|Leak\|Undefined\)Sanitizer\|runtime error:' "$p"
+            else
+                grep -v 'level=debug' "$p" | tail -20
+            fi
+        done
     fi
 }
 trap 'agent_stop_all; it_cleanup' EXIT

@@ -1599,17 +1599,14 @@ static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const c
                                    const char *token, struct tk_err *err)
 {
     struct tk_kube_opts o;
-    memset(&o, 0, sizeof(o));
-    /* Connections to the apiserver (per loop, so the same for every client). Lite mode
-     * multiplexes everything over a few HTTP/2 connections: without a bound, libcurl opens
+    tk_kube_opts_from_kubeconfig(a->kc, &o);
+    /* libcurl's connections to the apiserver (per loop, so the same for every client). Lite
+     * mode's watches (and everything, with --api-transport curl) share a few HTTP/2
+     * connections: without a bound, libcurl opens
      * another TLS connection whenever the open ones are at the server's stream limit (a slow
      * apiserver then costs hundreds of handshakes), and every connection cached is one more
      * liveness poll() per request. Kubelet mode needs one per node. */
     o.max_conns = a->cfg->fidelity == TK_FIDELITY_KUBELET ? (int)a->nnodes + 16 : LITE_CONNS;
-    o.server = a->kc->server;
-    o.ca_pem = a->kc->ca_pem;
-    o.insecure = a->kc->insecure;
-    o.tls_server_name = a->kc->tls_server_name;
     o.client_cert_pem = cert;
     o.client_key_pem = key;
     o.token = token;

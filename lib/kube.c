@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "h1.h"
+#include "kubeconfig.h"
 #include "log.h"
 
 #define DEFAULT_MAX_RETRIES 5
@@ -1377,6 +1378,18 @@ static int h1_open(struct tk_kube *k, const struct tk_kube_opts *o, const char *
     h.stall_ms = REQ_STALL_S * 1000;
     k->h1 = tk_h1_new(k->loop, &h, err);
     return k->h1 ? 0 : err->code;
+}
+
+void tk_kube_opts_from_kubeconfig(const struct tk_kubeconfig *kc, struct tk_kube_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->server = kc->server;
+    o->ca_pem = kc->ca_pem;
+    o->client_cert_pem = kc->client_cert_pem;
+    o->client_key_pem = kc->client_key_pem;
+    o->token = kc->token;
+    o->insecure = kc->insecure;
+    o->tls_server_name = kc->tls_server_name;
 }
 
 struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *o, struct tk_err *err)

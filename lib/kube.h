@@ -66,6 +66,11 @@ struct tk_kube_opts {
 struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *opts,
                             struct tk_err *err);
 
+struct tk_kubeconfig;
+/* Fills opts (zeroed first) with what a loaded kubeconfig says about the server and the
+ * credentials (strings borrowed from kc); the caller sets the rest. */
+void tk_kube_opts_from_kubeconfig(const struct tk_kubeconfig *kc, struct tk_kube_opts *opts);
+
 /* Frees the client (NULL-safe), cancelling requests in flight and stopping watches: none of
  * their callbacks is called afterwards. From inside a loop or client callback, the memory is
  * released on the next loop pass (libcurl may still be reaching it now). */

@@ -58,18 +58,6 @@ int tk_attach_kubeconfig_path(const char *given, char **out, struct tk_err *err)
     return 0;
 }
 
-void tk_attach_kube_opts(const struct tk_kubeconfig *kc, struct tk_kube_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->server = kc->server;
-    o->ca_pem = kc->ca_pem;
-    o->client_cert_pem = kc->client_cert_pem;
-    o->client_key_pem = kc->client_key_pem;
-    o->token = kc->token;
-    o->insecure = kc->insecure;
-    o->tls_server_name = kc->tls_server_name;
-}
-
 void tk_attach_parse_version(const char *body, size_t len, char *out, size_t n)
 {
     cJSON *j = NULL;
@@ -304,7 +292,7 @@ int tk_attach_open(struct tk_attach **out, struct tk_loop *loop, const char *pat
     a->loop = loop;
     if ((rc = tk_kubeconfig_load(&a->kc, path, NULL, err)))
         goto fail;
-    tk_attach_kube_opts(a->kc, &ko);
+    tk_kube_opts_from_kubeconfig(a->kc, &ko);
     ko.user_agent = "turbokube-run";
     ko.max_retries = 2;
     if (!(a->kube = tk_kube_new(loop, &ko, err))) {

@@ -37,9 +37,6 @@ struct tk_loop;
  * does not exist, with the places looked at. */
 int tk_attach_kubeconfig_path(const char *given, char **out, struct tk_err *err);
 
-/* Client settings for kc's cluster and user; the strings are borrowed from kc. */
-void tk_attach_kube_opts(const struct tk_kubeconfig *kc, struct tk_kube_opts *o);
-
 /* gitVersion of a /version answer ("v1.36.3") into out (at most n bytes; "" when absent). */
 void tk_attach_parse_version(const char *body, size_t len, char *out, size_t n);
 

@@ -1205,7 +1205,7 @@ static int start_scraping_remote(struct cell *c)
 
     struct tk_scraper_opts so = {
         .loop = c->r->loop, .timeout_ms = 10000, .on_round = on_round, .ud = c};
-    tk_attach_kube_opts(tk_attach_kubeconfig(c->att), &ko);
+    tk_kube_opts_from_kubeconfig(tk_attach_kubeconfig(c->att), &ko);
     ko.user_agent = "turbokube-run";
     if (!(c->scr = tk_scraper_new(&so, &err)) ||
         tk_scraper_add_conn(c->scr, "apiserver", &ko, "/metrics", 0, TK_SCRAPE_KEEP_TEXT, &err))

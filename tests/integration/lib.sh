@@ -52,6 +52,20 @@ cgroups_left() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path "*/tu
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 port_free() { ! port_listening "$1"; }
 
+# check_nothing_left NAME DIR PORT...: after `cluster down`, the checks every cluster test
+# makes: no process carries DIR's owner marker, every PORT is free, DIR and NAME's cgroups
+# are gone.
+check_nothing_left() {
+    local name=$1 dir=$2 p
+    shift 2
+    check "no process left" test -z "$(marked_pids "$dir")"
+    for p in "$@"; do
+        check "port $p free" port_free "$p"
+    done
+    check "cluster directory removed" test ! -e "$dir"
+    check "no cgroup left" test -z "$(cgroups_left "$name")"
+}
+
 it_finish() {
     echo "$((it_checks - it_failed)) passed, $it_failed failed"
     [ "$it_failed" -eq 0 ]

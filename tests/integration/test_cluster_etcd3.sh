@@ -54,10 +54,6 @@ check "status says etcd-2 is dead and exits 1" bash -c \
     "! '$TK' cluster status --name '$name' >'$TURBOKUBE_HOME/st' && grep -qE '^etcd-2 +[0-9]+ +[0-9]+ +dead' '$TURBOKUBE_HOME/st'"
 ports=$(jq -r '.components[].port' <<<"$json")
 check "down" "$TK" cluster down --name "$name"
-check "no process left" test -z "$(marked_pids "$dir")"
-for p in $ports; do
-    check "port $p free" port_free "$p"
-done
-check "cluster directory removed" test ! -e "$dir"
-check "no cgroup left" test -z "$(cgroups_left "$name")"
+# shellcheck disable=SC2086 # one port a word
+check_nothing_left "$name" "$dir" $ports
 it_finish

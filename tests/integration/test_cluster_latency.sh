@@ -67,10 +67,6 @@ echo "apiserver etcd_request_duration_seconds create configmaps: mean ${etcd_ms}
 check "apiserver->etcd latency in the metrics >= 20ms" awk -v m="$etcd_ms" 'BEGIN { exit !(m >= 20) }'
 ports="$(jq -r '.components[].port, .latency_links[].listen' "$dir/cluster.json")"
 check "down" "$TK" cluster down --name "$name"
-check "no process left" test -z "$(marked_pids "$dir")"
-for p in $ports; do
-    check "port $p free" port_free "$p"
-done
-check "cluster directory removed" test ! -e "$dir"
-check "no cgroup left" test -z "$(cgroups_left "$name")"
+# shellcheck disable=SC2086 # one port a word
+check_nothing_left "$name" "$dir" $ports
 it_finish

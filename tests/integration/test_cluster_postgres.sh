@@ -37,14 +37,10 @@ if [ -x "$psql" ]; then
 fi
 ports=$(jq -r '.components[].port' <<<"$json")
 check "down" "$TK" cluster down --name "$name"
-check "no process left" test -z "$(marked_pids "$dir")"
 # gone, or a zombie its new parent (init) has not reaped yet
 check "postgres is gone" bash -c "[ ! -e /proc/$pg_pid ] || grep -q '^State:.*Z' /proc/$pg_pid/status"
-for p in $ports; do
-    check "port $p free" port_free "$p"
-done
-check "cluster directory removed" test ! -e "$dir"
-check "no cgroup left" test -z "$(cgroups_left "$name")"
+# shellcheck disable=SC2086 # one port a word
+check_nothing_left "$name" "$dir" $ports
 
 # A bring-up that fails once kine is up (a flag the apiserver refuses) stops kine before
 # postgres, whose smart shutdown would otherwise wait for kine's connections until killed.

@@ -1,23 +1,18 @@
 #include "h1.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "log.h"
+#include "tls.h"
 
 #define LINE_MAX_BYTES (16 << 10)
 #define DEF_CONNS 4
@@ -319,7 +314,6 @@ int tk_h1_parser_eof(struct tk_h1_parser *p, struct tk_err *err)
 
 enum { RQ_IDLE, RQ_QUEUED, RQ_RESERVED, RQ_SENDING, RQ_WAITING };
 enum { C_FREE, C_CONNECTING, C_HANDSHAKE, C_IDLE, C_BUSY };
-enum { IO_AGAIN = 0, IO_EOF = -1, IO_ERR = -2 };
 
 struct h1_conn {
     struct tk_h1 *h;
@@ -410,20 +404,6 @@ static void enqueue(struct tk_h1 *h, struct tk_h1_req *r, int front)
         tk_timer_start(h->loop, &h->kick, 0);
 }
 
-static void ssl_errmsg(char *out, size_t n, const char *what)
-{
-    unsigned long e = ERR_get_error();
-    char reason[160];
-
-    if (e) {
-        ERR_error_string_n(e, reason, sizeof(reason));
-        snprintf(out, n, "%s: %.100s", what, reason);
-    } else {
-        snprintf(out, n, "%s: %s", what, errno ? strerror(errno) : "connection reset");
-    }
-    ERR_clear_error();
-}
-
 /* Hands the outcome to the owner. The request is out of every queue and connection. */
 static void complete(struct tk_h1_req *r, int code, int connect_failed, const char *msg)
 {
@@ -480,72 +460,12 @@ static void conn_close(struct h1_conn *c)
 
 static int io_read(struct h1_conn *c, char *buf, size_t n, char *emsg, size_t en)
 {
-    if (!c->ssl) {
-        ssize_t r = recv(c->fd, buf, n, 0);
-        if (r > 0)
-            return (int)r;
-        if (r == 0)
-            return IO_EOF;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return IO_AGAIN;
-        snprintf(emsg, en, "recv: %s", strerror(errno));
-        return IO_ERR;
-    }
-    int r = SSL_read(c->ssl, buf, (int)n);
-    if (r > 0)
-        return r;
-    switch (SSL_get_error(c->ssl, r)) {
-    case SSL_ERROR_WANT_READ:
-        return IO_AGAIN;
-    case SSL_ERROR_WANT_WRITE:
-        c->want_write = 1;
-        return IO_AGAIN;
-    case SSL_ERROR_ZERO_RETURN:
-        ERR_clear_error();
-        return IO_EOF;
-    case SSL_ERROR_SYSCALL:
-        if (ERR_peek_error() == 0 && (errno == 0 || r == 0)) {
-            ERR_clear_error();
-            return IO_EOF; /* TCP FIN without close_notify: Go closes that way too */
-        }
-        /* fall through */
-    default:
-        /* OpenSSL 3 reports a FIN without close_notify as an error; to us it is an end */
-        if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-            ERR_clear_error();
-            return IO_EOF;
-        }
-        ssl_errmsg(emsg, en, "TLS read");
-        return IO_ERR;
-    }
+    return tk_tls_read(c->fd, c->ssl, buf, n, &c->want_write, emsg, en);
 }
 
 static int io_write(struct h1_conn *c, const char *buf, size_t n, char *emsg, size_t en)
 {
-    if (!c->ssl) {
-        ssize_t w = send(c->fd, buf, n, MSG_NOSIGNAL);
-        if (w >= 0)
-            return (int)w;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            c->want_write = 1;
-            return IO_AGAIN;
-        }
-        snprintf(emsg, en, "send: %s", strerror(errno));
-        return IO_ERR;
-    }
-    int w = SSL_write(c->ssl, buf, (int)n);
-    if (w > 0)
-        return w;
-    switch (SSL_get_error(c->ssl, w)) {
-    case SSL_ERROR_WANT_WRITE:
-        c->want_write = 1;
-        return IO_AGAIN;
-    case SSL_ERROR_WANT_READ:
-        return IO_AGAIN;
-    default:
-        ssl_errmsg(emsg, en, "TLS write");
-        return IO_ERR;
-    }
+    return tk_tls_write(c->fd, c->ssl, buf, n, &c->want_write, emsg, en);
 }
 
 /* Connections that may still serve the queue: open, or on their way. */
@@ -662,11 +582,11 @@ static int conn_write(struct h1_conn *c)
     c->want_write = 0;
     while (c->sent < r->out.len) {
         int w = io_write(c, r->out.data + c->sent, r->out.len - c->sent, emsg, sizeof(emsg));
-        if (w == IO_ERR) {
+        if (w == TK_IO_ERR) {
             conn_died(c, emsg);
             return -1;
         }
-        if (w == IO_AGAIN)
+        if (w == TK_IO_AGAIN)
             break;
         c->sent += (size_t)w;
     }
@@ -718,19 +638,19 @@ static void conn_read(struct h1_conn *c)
 
     for (;;) {
         int n = io_read(c, buf, sizeof(buf), emsg, sizeof(emsg));
-        if (n == IO_AGAIN) {
+        if (n == TK_IO_AGAIN) {
             conn_watch(c, TK_LOOP_READ | (c->want_write ? TK_LOOP_WRITE : 0));
             return;
         }
-        if (n == IO_EOF || n == IO_ERR) {
+        if (n == TK_IO_EOF || n == TK_IO_ERR) {
             if (!c->req) { /* the server closed an idle connection (IdleTimeout, restart) */
                 h->stats.server_closes++;
                 conn_close(c);
-            } else if (n == IO_EOF && tk_h1_parser_eof(&c->p, &err) == TK_H1_DONE) {
+            } else if (n == TK_IO_EOF && tk_h1_parser_eof(&c->p, &err) == TK_H1_DONE) {
                 c->p.conn_close = 1;
                 conn_response(c, 0);
             } else {
-                conn_died(c, n == IO_EOF ? err.msg : emsg);
+                conn_died(c, n == TK_IO_EOF ? err.msg : emsg);
             }
             return;
         }
@@ -747,7 +667,7 @@ static void conn_read(struct h1_conn *c)
                 /* bytes read ahead past the response: a close_notify (then this connection
                  * must not take the next request) or data nobody asked for */
                 char more[256];
-                extra = io_read(c, more, sizeof(more), emsg, sizeof(emsg)) != IO_AGAIN;
+                extra = io_read(c, more, sizeof(more), emsg, sizeof(emsg)) != TK_IO_AGAIN;
             }
             conn_response(c, extra);
             return;
@@ -762,48 +682,21 @@ static void conn_read(struct h1_conn *c)
 static void conn_handshake(struct h1_conn *c)
 {
     char emsg[160];
-    int r;
+    int ww = 0, r = tk_tls_handshake(c->ssl, &ww, emsg, sizeof(emsg));
 
-    ERR_clear_error();
-    r = SSL_do_handshake(c->ssl);
-    if (r == 1) {
+    if (r == 1)
         conn_ready(c);
-        return;
-    }
-    switch (SSL_get_error(c->ssl, r)) {
-    case SSL_ERROR_WANT_READ:
-        conn_watch(c, TK_LOOP_READ);
-        return;
-    case SSL_ERROR_WANT_WRITE:
-        conn_watch(c, TK_LOOP_READ | TK_LOOP_WRITE);
-        return;
-    default: {
-        long v = SSL_get_verify_result(c->ssl);
-        if (v != X509_V_OK) {
-            snprintf(emsg, sizeof(emsg), "TLS handshake: certificate verify failed: %s",
-                     X509_verify_cert_error_string(v));
-            ERR_clear_error();
-        } else {
-            ssl_errmsg(emsg, sizeof(emsg), "TLS handshake");
-        }
+    else if (r == TK_IO_AGAIN)
+        conn_watch(c, TK_LOOP_READ | (ww ? TK_LOOP_WRITE : 0));
+    else
         connect_failed(c, TK_ETLS, 0, emsg);
-    }
-    }
 }
 
 static int tls_start(struct h1_conn *c)
 {
     struct tk_h1 *h = c->h;
 
-    c->ssl = SSL_new(h->ctx);
-    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
-        return -1;
-    SSL_set_connect_state(c->ssl);
-    if (h->name_is_ip) {
-        if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), h->name))
-            return -1;
-    } else if (SSL_set_tlsext_host_name(c->ssl, h->name) != 1 ||
-               SSL_set1_host(c->ssl, h->name) != 1)
+    if (!(c->ssl = tk_tls_new_ssl(h->ctx, c->fd, h->name, h->name_is_ip, NULL)))
         return -1;
     c->state = C_HANDSHAKE;
     conn_handshake(c);
@@ -812,13 +705,9 @@ static int tls_start(struct h1_conn *c)
 
 static void conn_connected(struct h1_conn *c)
 {
-    int soerr = 0;
-    socklen_t sl = sizeof(soerr);
     char emsg[160];
 
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
-        snprintf(emsg, sizeof(emsg), "connect to %s:%s: %s", c->h->host, c->h->port,
-                 strerror(soerr ? soerr : errno));
+    if (tk_tcp_connected(c->fd, c->h->host, c->h->port, emsg, sizeof(emsg))) {
         connect_failed(c, TK_ENET, 1, emsg);
         return;
     }
@@ -827,7 +716,7 @@ static void conn_connected(struct h1_conn *c)
         return;
     }
     if (tls_start(c)) {
-        ssl_errmsg(emsg, sizeof(emsg), "TLS setup");
+        tk_tls_errmsg(emsg, sizeof(emsg), "TLS setup");
         connect_failed(c, TK_ETLS, 0, emsg);
     }
 }
@@ -919,14 +808,10 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
 
 static void resolve(struct tk_h1 *h)
 {
-    struct addrinfo hints, *ai = NULL;
+    struct addrinfo *ai = tk_tcp_resolve(h->host, h->port);
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
     h->need_resolve = 0;
-    if (getaddrinfo(h->host, h->port, &hints, &ai) || !ai)
+    if (!ai)
         return; /* keep the addresses we had */
     freeaddrinfo(h->ai);
     h->ai = h->ai_next = ai;
@@ -937,7 +822,6 @@ static int conn_open(struct h1_conn *c, struct tk_h1_req *reserved)
 {
     struct tk_h1 *h = c->h;
     const struct addrinfo *a;
-    int one = 1;
     char emsg[160];
 
     if (h->need_resolve)
@@ -950,16 +834,17 @@ static int conn_open(struct h1_conn *c, struct tk_h1_req *reserved)
     c->events = TK_LOOP_WRITE;
     c->since_ns = tk_now_ns();
     h->stats.connects++;
-    c->fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    int done = 0;
+    c->fd = tk_tcp_connect(a, &done, emsg, sizeof(emsg));
     if (c->fd < 0) {
-        snprintf(emsg, sizeof(emsg), "socket: %s", strerror(errno));
         c->fd = -1;
+        /* tk_tcp_connect's message, with the address it tried */
+        char m[200];
+        snprintf(m, sizeof(m), "%s (%s:%s)", emsg, h->host, h->port);
         if (reserved)
-            c->req = NULL, complete(reserved, TK_ENET, 1, emsg);
+            c->req = NULL, complete(reserved, TK_ENET, 1, m);
         return -1;
     }
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     c->state = C_CONNECTING;
     if (tk_loop_add_fd(h->loop, c->fd, TK_LOOP_WRITE, conn_event, c, NULL)) {
         close(c->fd);
@@ -970,13 +855,8 @@ static int conn_open(struct h1_conn *c, struct tk_h1_req *reserved)
         return -1;
     }
     conn_arm(c, c->since_ns + h->connect_ns);
-    if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0) {
+    if (done)
         conn_connected(c);
-    } else if (errno != EINPROGRESS) {
-        snprintf(emsg, sizeof(emsg), "connect to %s:%s: %s", h->host, h->port, strerror(errno));
-        connect_failed(c, TK_ENET, 1, emsg);
-        return -1;
-    }
     return 0;
 }
 
@@ -1016,116 +896,24 @@ static void kick_fire(struct tk_timer *t, void *ud)
 
 /* ---- TLS context ---- */
 
-static int load_pem_certs(const char *pem, X509 **first, STACK_OF(X509) * rest)
-{
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509 *x;
-    int n = 0;
-
-    if (!bio)
-        return 0;
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-        if (n++ == 0 && first)
-            *first = x;
-        else if (rest)
-            sk_X509_push(rest, x);
-        else
-            X509_free(x);
-    }
-    BIO_free(bio);
-    ERR_clear_error(); /* the PEM reader's end-of-input */
-    return n;
-}
-
-static int ctx_trust(struct tk_h1 *h, const struct tk_h1_opts *o, struct tk_err *err)
-{
-    if (o->insecure) {
-        SSL_CTX_set_verify(h->ctx, SSL_VERIFY_NONE, NULL);
-        return 0;
-    }
-    SSL_CTX_set_verify(h->ctx, SSL_VERIFY_PEER, NULL);
-    if (!o->ca_pem)
-        return SSL_CTX_set_default_verify_paths(h->ctx) == 1
-                   ? 0
-                   : tk_err_set(err, TK_ETLS, "cannot load the system trust store");
-    STACK_OF(X509) *certs = sk_X509_new_null();
-    X509_STORE *store = SSL_CTX_get_cert_store(h->ctx);
-    int n = load_pem_certs(o->ca_pem, NULL, certs), rc = 0;
-    for (int i = 0; i < sk_X509_num(certs); i++)
-        X509_STORE_add_cert(store, sk_X509_value(certs, i));
-    sk_X509_pop_free(certs, X509_free);
-    if (n == 0)
-        rc = tk_err_set(err, TK_ETLS, "CA PEM holds no certificate");
-    ERR_clear_error();
-    return rc;
-}
-
-static int ctx_identity(struct tk_h1 *h, const struct tk_h1_opts *o, struct tk_err *err)
-{
-    X509 *leaf = NULL;
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    EVP_PKEY *key = NULL;
-    BIO *bio = NULL;
-    int rc = 0;
-
-    if (!load_pem_certs(o->cert_pem, &leaf, chain) || SSL_CTX_use_certificate(h->ctx, leaf) != 1) {
-        rc = tk_err_set(err, TK_ETLS, "client certificate PEM does not parse");
-        goto out;
-    }
-    while (sk_X509_num(chain) > 0)
-        SSL_CTX_add0_chain_cert(h->ctx, sk_X509_shift(chain));
-    bio = BIO_new_mem_buf(o->key_pem, -1);
-    key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-    if (!key || SSL_CTX_use_PrivateKey(h->ctx, key) != 1 || SSL_CTX_check_private_key(h->ctx) != 1)
-        rc = tk_err_set(err, TK_ETLS,
-                        "client key PEM does not parse or does not match the "
-                        "certificate");
-out:
-    X509_free(leaf);
-    sk_X509_pop_free(chain, X509_free);
-    EVP_PKEY_free(key);
-    BIO_free(bio);
-    ERR_clear_error();
-    return rc;
-}
-
 static int ctx_new(struct tk_h1 *h, const struct tk_h1_opts *o, struct tk_err *err)
 {
-    static const unsigned char alpn[] = "\x08http/1.1";
+    static const char alpn[] = "\x08http/1.1";
+    struct tk_tls_identity id;
+    int rc = 0;
 
-    h->ctx = SSL_CTX_new(TLS_client_method());
-    if (!h->ctx)
-        return tk_err_set(err, TK_ETLS, "SSL_CTX_new failed");
-    SSL_CTX_set_min_proto_version(h->ctx, TLS1_2_VERSION);
-    /* one read() per TLS record or more, not one for the header and one for the body */
-    SSL_CTX_set_read_ahead(h->ctx, 1);
-    /* Released buffers: a connection waiting on a slow apiserver holds a few KiB, not ~40, so
-     * a large pool costs little memory (two allocations per request, noise beside the crypto) */
-    SSL_CTX_set_mode(h->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                 SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_alpn_protos(h->ctx, alpn, sizeof(alpn) - 1);
-    if (ctx_trust(h, o, err))
-        return err->code;
-    if (o->cert_pem && ctx_identity(h, o, err))
-        return err->code;
-    return 0;
+    if (o->cert_pem && (rc = tk_tls_identity_load(&id, o->cert_pem, o->key_pem, err))) {
+        tk_tls_identity_release(&id);
+        return rc;
+    }
+    h->ctx = tk_tls_client_ctx(o->ca_pem, o->insecure, o->cert_pem ? &id : NULL, alpn,
+                               sizeof(alpn) - 1, err);
+    if (o->cert_pem)
+        tk_tls_identity_release(&id);
+    return h->ctx ? 0 : err->code;
 }
 
 /* ---- lifecycle ---- */
-
-static int is_ip(const char *s)
-{
-    unsigned char b[16];
-    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
-}
-
-static char *unbracket(const char *s)
-{
-    size_t n = strlen(s);
-    if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
-        return tk_xstrndup(s + 1, n - 2);
-    return tk_xstrdup(s);
-}
 
 struct tk_h1 *tk_h1_new(struct tk_loop *loop, const struct tk_h1_opts *o, struct tk_err *err)
 {
@@ -1144,12 +932,12 @@ struct tk_h1 *tk_h1_new(struct tk_loop *loop, const struct tk_h1_opts *o, struct
     }
     h = tk_xcalloc(1, sizeof(*h));
     h->loop = loop;
-    h->host = unbracket(o->host);
+    h->host = tk_unbracket(o->host);
     h->port = tk_xstrdup(o->port);
     name = o->server_name && o->server_name[0] ? o->server_name : o->host;
-    h->name = unbracket(name);
-    h->name_is_ip = is_ip(h->name);
-    h->host_is_ip = is_ip(h->host);
+    h->name = tk_unbracket(name);
+    h->name_is_ip = tk_is_ip(h->name);
+    h->host_is_ip = tk_is_ip(h->host);
     h->hostport = tk_xasprintf(strchr(h->name, ':') ? "[%s]:%s" : "%s:%s", h->name, h->port);
     h->tls = o->tls;
     h->nconns = o->conns > 0 ? o->conns : DEF_CONNS;

@@ -1617,6 +1617,8 @@ static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const c
     if (a->cfg->api_transport == TK_API_H1 && a->cfg->fidelity == TK_FIDELITY_LITE) {
         o.transport = TK_KUBE_TRANSPORT_H1;
         o.h1_conns = a->cfg->api_conns;
+    } else if (a->cfg->api_transport == TK_API_H2) {
+        o.transport = TK_KUBE_TRANSPORT_H2; /* everything, watches too, on one connection */
     }
     return tk_kube_new(a->loop, &o, err);
 }

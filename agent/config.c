@@ -124,11 +124,13 @@ static const struct opt opts[] = {
     {"pod-cidr-size", O_POD_CIDR_SIZE, "LEN", "24", "prefix length of each node's pod block"},
     {"qps", O_QPS, "Q", "0 (off)", "client-side API request rate limit, requests per second"},
     {"burst", O_BURST, "B", "QPS rounded up", "client-side burst above --qps"},
-    {"api-transport", O_API_TRANSPORT, "h1|curl", "h1 (lite), curl (kubelet)",
-     "lite mode's requests other than watches: h1 = a pool of --api-conns HTTP/1.1 keep-alive "
-     "connections (cheapest per request), curl = libcurl over a few multiplexed HTTP/2 "
-     "connections; watches always use libcurl. Neither is what a kubelet does (one HTTP/2 "
-     "connection per node): kubelet mode always uses curl"},
+    {"api-transport", O_API_TRANSPORT, "h1|h2|curl", "h1 (lite), h2 (kubelet)",
+     "how requests reach the apiserver. h2 = TurboKube's own HTTP/2 client: one connection "
+     "per client carrying every request and watch as streams, as a kubelet's client-go does "
+     "(kubelet mode: one per node, ~40 KiB where libcurl costs ~300). h1 (lite mode only) = "
+     "requests other than watches on a pool of --api-conns HTTP/1.1 keep-alive connections "
+     "(cheapest per request), watches on libcurl. curl = libcurl for everything, over "
+     "multiplexed HTTP/2"},
     {"api-conns", O_API_CONNS, "N", "128",
      "with --api-transport h1: connections in the pool, each carrying one request at a time"},
     {"lease-duration", O_LEASE_DURATION, "D", "40s", "Lease spec.leaseDurationSeconds"},
@@ -611,10 +613,12 @@ static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v
     case O_API_TRANSPORT:
         if (!strcmp(v, "h1"))
             c->api_transport = TK_API_H1;
+        else if (!strcmp(v, "h2"))
+            c->api_transport = TK_API_H2;
         else if (!strcmp(v, "curl"))
             c->api_transport = TK_API_CURL;
         else
-            return tk_err_set(err, TK_EINVAL, "--api-transport: '%s' is not h1 or curl", v);
+            return tk_err_set(err, TK_EINVAL, "--api-transport: '%s' is not h1, h2 or curl", v);
         return 0;
     case O_API_CONNS:
         if (parse_i64(v, 1, 1024, n, &x, err))
@@ -1011,7 +1015,7 @@ int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err)
                           "--api-transport h1 is for lite mode: kubelet mode keeps one HTTP/2 "
                           "connection per node, as kubelets do");
     if (c->api_transport == TK_API_DEFAULT)
-        c->api_transport = c->fidelity == TK_FIDELITY_LITE ? TK_API_H1 : TK_API_CURL;
+        c->api_transport = c->fidelity == TK_FIDELITY_LITE ? TK_API_H1 : TK_API_H2;
     return validate_identity(c, err);
 }
 

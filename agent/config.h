@@ -21,7 +21,7 @@
 enum tk_agent_fidelity { TK_FIDELITY_LITE = 0, TK_FIDELITY_KUBELET };
 
 /* How the shared client sends requests other than watches (lib/kube transports). */
-enum tk_agent_api_transport { TK_API_DEFAULT = 0, TK_API_H1, TK_API_CURL };
+enum tk_agent_api_transport { TK_API_DEFAULT = 0, TK_API_H1, TK_API_CURL, TK_API_H2 };
 
 struct tk_agent_kv {
     char *key, *value;
@@ -73,7 +73,7 @@ struct tk_agent_config {
     double qps; /* client-side limit, 0 = off */
     int burst;
     enum tk_agent_api_transport api_transport; /* DEFAULT until validated: then H1 in lite mode,
-                                                  CURL in kubelet mode */
+                                                  H2 in kubelet mode */
     int api_conns;                             /* h1 pool size */
 
     int64_t lease_duration_s;

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "h1.h"
+#include "h2.h"
 #include "kubeconfig.h"
 #include "log.h"
 
@@ -43,6 +44,7 @@ struct tk_kube_req {
     struct tk_kube *kube;
     struct tk_xfer xfer;
     struct tk_h1_req h1;               /* the attempt, when it goes over lib/h1 */
+    struct tk_h2_req h2;               /* ... or over lib/h2 */
     struct tk_timer timer;             /* retry backoff, or a deferred failure */
     struct tk_kube_req *prev, *next;   /* kube->reqs while live; next links the pool */
     struct tk_kube_req *qprev, *qnext; /* limiter queue or reap queue */
@@ -85,6 +87,7 @@ struct tk_kube {
     int insecure, http2, tls, verbose, max_retries, timeout_ms;
     size_t max_body;
     struct tk_h1 *h1;  /* plain requests go here when the transport is TK_KUBE_TRANSPORT_H1 */
+    struct tk_h2 *h2;  /* everything goes here when it is TK_KUBE_TRANSPORT_H2 */
     size_t origin_len; /* strlen("scheme://host:port") of base: url + origin_len is the target */
 
     double qps, tokens;
@@ -513,6 +516,43 @@ static int start_h1(struct tk_kube *k, struct tk_kube_req *r)
                         r);
 }
 
+static void on_h2_done(struct tk_h2_req *hr, void *ud);
+
+/* A watch's bytes as lib/h2 hands them over, through the same sink as libcurl's. */
+static int h2_sink(struct tk_h2_req *hr, const char *data, size_t n, void *ud)
+{
+    struct tk_kube_req *r = ud;
+    int rc;
+    (void)hr;
+
+    if (r->state == RS_CANCELLED)
+        return TK_H2_SINK_ABORT;
+    r->got_bytes = 1;
+    rc = r->sink(r, data, n, r->ud);
+    return rc == SINK_ABORT ? TK_H2_SINK_ABORT : rc == SINK_OK ? 0 : TK_H2_SINK_BUFFER;
+}
+
+static int start_h2(struct tk_kube *k, struct tk_kube_req *r)
+{
+    int64_t deadline = !r->sink && k->timeout_ms > 0
+                           ? r->attempt_ns + (int64_t)k->timeout_ms * 1000000
+                           : 0;
+    int64_t stall = (int64_t)(r->sink ? WATCH_STALL_S : REQ_STALL_S) * 1000000000;
+    return tk_h2_submit(k->h2, &r->h2, r->method, r->url + k->origin_len, r->hdr_block, r->body,
+                        r->body_len, &r->resp, r->sink ? h2_sink : NULL, deadline, stall,
+                        r->flags & TK_KUBE_PRIORITY, on_h2_done, r);
+}
+
+/* The response status so far (a watch's sink asks before the stream is over). */
+static long req_status(struct tk_kube_req *r)
+{
+    long status = 0;
+    if (r->kube->h2)
+        return r->h2.status;
+    curl_easy_getinfo(r->xfer.easy, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
 static void dispatch(struct tk_kube_req *r)
 {
     struct tk_kube *k = r->kube;
@@ -528,9 +568,10 @@ static void dispatch(struct tk_kube_req *r)
     r->errbuf[0] = '\0';
     r->got_bytes = r->too_big = 0;
     r->attempt_ns = tk_now_ns();
-    if (k->h1 && !r->sink
-            ? start_h1(k, r) == 0
-            : setup_easy(k, r) == 0 && tk_loop_xfer_add(k->loop, &r->xfer, &err) == 0) {
+    if (k->h2                ? start_h2(k, r) == 0
+        : k->h1 && !r->sink ? start_h1(k, r) == 0
+                            : setup_easy(k, r) == 0 &&
+                                  tk_loop_xfer_add(k->loop, &r->xfer, &err) == 0) {
         r->in_multi = 1;
         k->stats.inflight++;
         return;
@@ -598,6 +639,7 @@ static void req_destroy(struct tk_kube_req *r)
     if (r->xfer.easy)
         curl_easy_cleanup(r->xfer.easy);
     tk_h1_req_release(&r->h1);
+    tk_h2_req_release(&r->h2);
     tk_buf_release(&r->text);
     tk_buf_release(&r->resp);
     free(r);
@@ -750,6 +792,21 @@ static void on_h1_done(struct tk_h1_req *hr, void *ud)
     attempt_done(r, hr->err, hr->connect_failed, hr->status);
 }
 
+static void on_h2_done(struct tk_h2_req *hr, void *ud)
+{
+    struct tk_kube_req *r = ud;
+
+    r->in_multi = 0;
+    r->kube->stats.inflight--;
+    if (r->state == RS_CANCELLED)
+        return; /* the reaper frees it */
+    r->got_bytes = hr->got_bytes;
+    r->too_big = hr->err == TK_ENOMEM;
+    memcpy(r->retry_after, hr->retry_after, sizeof(r->retry_after));
+    snprintf(r->errbuf, sizeof(r->errbuf), "%s", hr->errmsg);
+    attempt_done(r, hr->err, hr->connect_failed, hr->status);
+}
+
 static void req_timer_fire(struct tk_timer *t, void *ud)
 {
     struct tk_kube_req *r = ud;
@@ -779,6 +836,7 @@ static struct tk_kube_req *req_new(struct tk_kube *k, const char *method, const 
         tk_buf_init(&r->text, 0);
         tk_buf_init(&r->resp, k->max_body);
         tk_h1_req_init(&r->h1);
+        tk_h2_req_init(&r->h2);
         r->xfer.done = on_xfer_done;
         r->xfer.ud = r;
     }
@@ -1106,7 +1164,7 @@ static int watch_sink(struct tk_kube_req *r, const char *data, size_t len, void 
     if (w->stopped)
         return SINK_ABORT;
     if (!w->stream_status_known) {
-        curl_easy_getinfo(r->xfer.easy, CURLINFO_RESPONSE_CODE, &w->stream_status);
+        w->stream_status = req_status(r);
         w->stream_status_known = 1;
     }
     if (w->stream_status != 200)
@@ -1296,6 +1354,7 @@ static void reap_fire(struct tk_timer *t, void *ud)
         queue_unlink(&k->reap, r);
         tk_loop_xfer_remove(k->loop, &r->xfer);
         tk_h1_cancel(&r->h1);
+        tk_h2_cancel(&r->h2);
         if (r->in_multi) {
             r->in_multi = 0;
             k->stats.inflight--;
@@ -1380,6 +1439,26 @@ static int h1_open(struct tk_kube *k, const struct tk_kube_opts *o, const char *
     return k->h1 ? 0 : err->code;
 }
 
+static int h2_open(struct tk_kube *k, const struct tk_kube_opts *o, const char *host,
+                   const char *port, struct tk_err *err)
+{
+    struct tk_h2_opts h;
+
+    memset(&h, 0, sizeof(h));
+    h.host = host;
+    h.port = port;
+    h.tls = k->tls;
+    h.server_name = o->tls_server_name;
+    h.ca_pem = o->ca_pem;
+    h.cert_pem = o->client_cert_pem;
+    h.key_pem = o->client_key_pem;
+    h.insecure = o->insecure;
+    h.share_ctx = 1;
+    h.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+    k->h2 = tk_h2_new(k->loop, &h, err);
+    return k->h2 ? 0 : err->code;
+}
+
 void tk_kube_opts_from_kubeconfig(const struct tk_kubeconfig *kc, struct tk_kube_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -1407,7 +1486,8 @@ struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *o, 
                    "key its certificate)");
         return NULL;
     }
-    if (o->transport != TK_KUBE_TRANSPORT_CURL && o->transport != TK_KUBE_TRANSPORT_H1) {
+    if (o->transport != TK_KUBE_TRANSPORT_CURL && o->transport != TK_KUBE_TRANSPORT_H1 &&
+        o->transport != TK_KUBE_TRANSPORT_H2) {
         tk_err_set(err, TK_EINVAL, "kube client: unknown transport %d", o->transport);
         return NULL;
     }
@@ -1445,6 +1525,8 @@ struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *o, 
      * Beyond the server's limit libcurl opens another connection, up to max_conns. */
     curl_multi_setopt(tk_loop_multi(loop), CURLMOPT_MAX_CONCURRENT_STREAMS, (long)MAX_STREAMS);
     if (o->transport == TK_KUBE_TRANSPORT_H1 && h1_open(k, o, host, port, err))
+        goto fail;
+    if (o->transport == TK_KUBE_TRANSPORT_H2 && h2_open(k, o, host, port, err))
         goto fail;
     free(host);
     free(port);
@@ -1490,6 +1572,8 @@ static void destroy(struct tk_kube *k)
     /* Every queue dies with k: only libcurl, lib/h1 and the timers need taking apart. */
     tk_h1_free(k->h1);
     k->h1 = NULL;
+    tk_h2_free(k->h2);
+    k->h2 = NULL;
     while ((r = k->reqs)) {
         k->reqs = r->next;
         tk_loop_xfer_remove(k->loop, &r->xfer);

@@ -27,6 +27,8 @@ enum tk_kube_transport {
     TK_KUBE_TRANSPORT_CURL = 0, /* every request on libcurl's multi handle (HTTP/2 by default) */
     TK_KUBE_TRANSPORT_H1 = 1,   /* plain requests on lib/h1's pool of HTTP/1.1 keep-alive
                                    connections; watches on libcurl */
+    TK_KUBE_TRANSPORT_H2 = 2,   /* everything, watches included, as streams of one lib/h2
+                                   connection (a kubelet's client-go shape) */
 };
 
 struct tk_kube_opts {
@@ -57,12 +59,14 @@ struct tk_kube_opts {
  * PEMs are handed to libcurl as blobs (CURLOPT_CAINFO_BLOB, SSLCERT_BLOB, SSLKEY_BLOB), the
  * token as an "Authorization: Bearer" header. With TK_KUBE_TRANSPORT_H1, requests without a
  * stream (everything but watches) go over lib/h1 instead, with the same TLS settings, headers,
- * retries, limiter and stats; its open connections count as watched fds of the loop. max_conns > 0
+ * retries, limiter and stats; its open connections count as watched fds of the loop. With
+ * TK_KUBE_TRANSPORT_H2 everything, watches included, goes over one lib/h2 connection (the TLS
+ * context shared by every client with the same CA, the identity set per connection). max_conns > 0
  * sets the multi handle's per-host connection limit (per loop: the last client created wins).
  * Clients with different client certificates never share a connection (libcurl matches TLS
  * settings), so per-node identities get per-node connections, as real kubelets do. Returns NULL
  * with err (TK_EINVAL: no server, unparsable server URL, cert without key, unknown transport; with
- * H1 also what tk_h1_new reports) on failure. Caller frees. */
+ * H1 or H2 also what tk_h1_new or tk_h2_new reports) on failure. Caller frees. */
 struct tk_kube *tk_kube_new(struct tk_loop *loop, const struct tk_kube_opts *opts,
                             struct tk_err *err);
 

@@ -148,7 +148,7 @@ TK_TEST(config_flag_errors)
         {{"agent", "--startup-latency", "lognormal:median=2s", NULL}, "median=D,p99=D"},
         {{"agent", "--lease-renew-interval", "1m", NULL}, "shorter than --lease-duration"},
         {{"agent", "stray", NULL, NULL}, "unexpected argument 'stray'"},
-        {{"agent", "--api-transport", "h2", NULL}, "not h1 or curl"},
+        {{"agent", "--api-transport", "h3", NULL}, "not h1, h2 or curl"},
         {{"agent", "--api-conns", "0", NULL}, "--api-conns"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -285,7 +285,7 @@ TK_TEST(config_help_lists_every_flag)
                            "--bootstrap-timeout D",
                            "--kubelet-port",
                            "--lease-renew-interval",
-                           "--api-transport h1|curl",
+                           "--api-transport h1|h2|curl",
                            "--api-conns N"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         CHECK_CONTAINS(buf, flags[i]);
@@ -326,8 +326,8 @@ TK_TEST(config_bootstrap)
     }
 }
 
-/* lite mode defaults to lib/h1, --api-transport curl goes back to libcurl; kubelet mode keeps
- * libcurl (per-node HTTP/2 connections) and refuses h1. */
+/* lite mode defaults to lib/h1, --api-transport curl goes back to libcurl; kubelet mode defaults
+ * to lib/h2 (one HTTP/2 connection per node) and refuses h1. */
 TK_TEST(config_api_transport)
 {
     struct tk_agent_config c;
@@ -350,7 +350,11 @@ TK_TEST(config_api_transport)
     tk_agent_config_release(&c);
     tk_agent_config_init(&c);
     CHECK_INT(parse(&c, &err, 5, kubelet), 0);
-    CHECK_INT(c.api_transport, TK_API_CURL);
+    CHECK_INT(c.api_transport, TK_API_H2);
+    tk_agent_config_release(&c);
+    tk_agent_config_init(&c);
+    CHECK_INT(tk_agent_config_load_string(&c, "t.yaml", "api-transport: h2\n", &err), 0);
+    CHECK_INT(c.api_transport, TK_API_H2); /* lite mode may use it too */
     tk_agent_config_release(&c);
     tk_agent_config_init(&c);
     CHECK_INT(parse(&c, &err, 7, bad), TK_EINVAL);

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The apiserver restarts under the agent: within 60 s of its return every node is Ready
 # again and new pods run (watches resumed or relisted, leases renewed, nothing stuck).
+# TK_AGENT_FIDELITY=kubelet runs it with per-node identities (test_agent_restart_kubelet.sh).
 source "$(dirname "$0")/test_agent_common.bash"
 
-name=$(it_name agent-restart)
+fidelity=${TK_AGENT_FIDELITY:-lite}
+name=$(it_name "agent-restart-$fidelity")
 cluster_up_env "$name"
 dir=$TURBOKUBE_CLUSTER_DIR
 
-agent_start restart --nodes 50 --startup-latency 300ms --metrics-addr 127.0.0.1:10264 \
-    --kubelet-addr off
+agent_start restart --nodes 50 --fidelity "$fidelity" --startup-latency 300ms \
+    --metrics-addr 127.0.0.1:10264 --kubelet-addr off
 check "50 nodes Ready" wait_until 90 all_nodes_ready tk-node- 50
 kubectl create deployment web --image=nginx --replicas=50 >/dev/null
 check "50 pods ready" wait_until 120 deploy_ready web 50

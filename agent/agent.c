@@ -208,6 +208,8 @@ struct tk_agent {
     struct tk_prom_histogram lat[RK_COUNT];
     uint64_t lag_counts[NLAG + 1];
     struct tk_prom_histogram lag;
+    uint64_t wait_counts[NLAG + 1];
+    struct tk_prom_histogram lease_wait; /* lease writes' wait for a connection or stream */
     struct tk_log_limit warn_limit;
     struct evq *evq_head, *evq_tail;
     int ev_inflight;
@@ -1361,6 +1363,8 @@ static void lease_done(const struct tk_kube_resp *resp, void *ud)
 
     op->req = NULL;
     account(a, kinds[step], resp);
+    if (resp->wait_ns >= 0)
+        tk_prom_histogram_observe(&a->lease_wait, (double)resp->wait_ns / 1e9);
     if (a->stopping || n->st != NS_READY)
         return;
     if (ok2xx(resp) && step != LEASE_FETCH) {
@@ -1569,6 +1573,7 @@ int tk_agent_new(struct tk_agent **out, struct tk_loop *loop, const struct tk_ag
     for (size_t i = 0; i < RK_COUNT; i++)
         tk_prom_histogram_init(&a->lat[i], lat_bounds, NLAT, a->lat_counts[i]);
     tk_prom_histogram_init(&a->lag, lag_bounds, NLAG, a->lag_counts);
+    tk_prom_histogram_init(&a->lease_wait, lag_bounds, NLAG, a->wait_counts);
     for (size_t i = 0; i < a->nnodes; i++) {
         struct tk_agent_node *n = &a->nodes[i];
         uint32_t block;
@@ -2071,6 +2076,10 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
     tk_prom_write_histogram(&w, "turbokube_agent_lease_renew_lag_seconds",
                             "Lease renewals: from the scheduled renew time to the 2xx answer.",
                             NULL, 0, &a->lag);
+    tk_prom_write_histogram(&w, "turbokube_agent_lease_queue_wait_seconds",
+                            "Lease requests: time in the client's queue for a connection (lib/h1) "
+                            "or a stream (lib/h2) before being written (libcurl: not measured).",
+                            NULL, 0, &a->lease_wait);
     tk_prom_write_family(&w, "turbokube_agent_lease_renewals_total", "Lease writes accepted.",
                          TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_lease_renewals_total", NULL, 0,

@@ -160,11 +160,18 @@ client = delta(hist(B, "turbokube_agent_api_request_duration_seconds", verb="PUT
 SLI = "apiserver_request_sli_duration_seconds"
 AA, AB = prom("a.api"), prom("b.api")
 server = delta(hist(AB, SLI, verb="PUT", resource="leases"), hist(AA, SLI, verb="PUT", resource="leases"))
-windows = []
+windows, slow = [], []
+WAIT = "turbokube_agent_lease_queue_wait_seconds"
+PATCH = 'turbokube_agent_api_requests_total{verb="PATCH",resource="nodes",subresource="status",code="200"}'
 for i in range(1, int(sys.argv[9])):
-    d = delta(hist(prom(f"w{i}"), LAG), hist(prom(f"w{i - 1}"), LAG))
+    pi, pj = prom(f"w{i}"), prom(f"w{i - 1}")
+    d = delta(hist(pi, LAG), hist(pj, LAG))
     if d and d[-1][1] > 0:
         windows.append(quantile(0.99, d))
+        if windows[-1] > 0.5:  # what else happened in a slow window
+            wd = delta(hist(pi, WAIT), hist(pj, WAIT))
+            wq = quantile(0.99, wd) if wd and wd[-1][1] > 0 else float("nan")
+            slow.append((10 * i, windows[-1], wq, pi.get(PATCH, 0) - pj.get(PATCH, 0)))
 ren = B["turbokube_agent_lease_renewals_total"] - A["turbokube_agent_lease_renewals_total"]
 fail = B["turbokube_agent_lease_failures_total"] - A["turbokube_agent_lease_failures_total"]
 print(f"nodes                      {nodes}")
@@ -180,6 +187,11 @@ print(f"PUT leases, apiserver's    p50 {ms(0.5, server):.1f} ms, p99 {ms(0.99, s
 if windows:
     over = sum(1 for x in windows if x > 1)
     print(f"lag p99 per 10 s window    median {1000 * sorted(windows)[len(windows) // 2]:.0f} ms, worst {1000 * max(windows):.0f} ms, {over} of {len(windows)} windows over 1 s")
+for t, lagp, waitp, patches in slow:
+    print(f"  window at +{t:4d} s         lag p99 {1000 * lagp:.0f} ms, queue wait p99 {1000 * waitp:.0f} ms, {patches:.0f} node status PATCHes")
+wall = delta(hist(B, WAIT), hist(A, WAIT))
+if wall and wall[-1][1] > 0:
+    print(f"lease queue wait           p50 {ms(0.5, wall):.1f} ms, p99 {ms(0.99, wall):.1f} ms (lib/h1 or lib/h2 queue, before the write)")
 print(f"kube-apiserver CPU         {100 * (pb - pa) / el:.1f} % of one core")
 print(f"etcd CPU                   {100 * (eb - ea) / el:.1f} % of one core")
 print("node states (kubectl)      " + " ".join(l.strip() for l in open(f"{work}/nodes.txt")))

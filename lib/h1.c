@@ -561,6 +561,7 @@ static void conn_send(struct h1_conn *c, struct tk_h1_req *r)
     c->req = r;
     r->conn = c;
     r->state = RQ_SENDING;
+    r->write_ns = now;
     if (c->state != C_BUSY)
         h->stats.busy++;
     c->state = C_BUSY;
@@ -1060,6 +1061,7 @@ int tk_h1_submit(struct tk_h1 *h, struct tk_h1_req *r, const char *method, const
     r->status = 0;
     r->err = r->connect_failed = r->got_bytes = 0;
     r->retry_after[0] = r->errmsg[0] = '\0';
+    r->write_ns = 0;
     r->conn = NULL;
     enqueue(h, r, 0);
     return 0;

@@ -408,7 +408,7 @@ static void start_stream(struct h2_conn *c, struct tk_h2_req *r)
     r->unacked = 0;
     r->body_sent = 0;
     r->headers_done = 0;
-    r->progress_ns = now;
+    r->progress_ns = r->write_ns = now;
     r->prev = NULL;
     r->next = c->streams;
     if (c->streams)
@@ -1295,6 +1295,7 @@ int tk_h2_submit(struct tk_h2 *h, struct tk_h2_req *r, const char *method, const
     r->status = 0;
     r->err = r->connect_failed = r->got_bytes = 0;
     r->retry_after[0] = r->errmsg[0] = '\0';
+    r->write_ns = 0;
     enqueue(h, r, 0);
     return 0;
 }

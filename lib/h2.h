@@ -79,6 +79,7 @@ struct tk_h2_req {
     int got_bytes;        /* response headers or body arrived */
     char retry_after[64]; /* raw Retry-After value, or "" */
     char errmsg[160];
+    int64_t write_ns;     /* when its stream opened (the HEADERS framed; 0: never) */
 
     /* owned by the client */
     struct tk_h2 *h;

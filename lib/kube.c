@@ -63,7 +63,7 @@ struct tk_kube_req {
     struct tk_buf resp;
     char retry_after[64];
     char errbuf[CURL_ERROR_SIZE];
-    int64_t submit_ns, attempt_ns;
+    int64_t submit_ns, attempt_ns, write_ns; /* write_ns: the transport started writing */
     tk_kube_done_fn cb;
     void *ud;
     sink_fn sink;
@@ -567,6 +567,7 @@ static void dispatch(struct tk_kube_req *r)
     r->retry_after[0] = '\0';
     r->errbuf[0] = '\0';
     r->got_bytes = r->too_big = 0;
+    r->write_ns = 0;
     r->attempt_ns = tk_now_ns();
     if (k->h2                ? start_h2(k, r) == 0
         : k->h1 && !r->sink ? start_h1(k, r) == 0
@@ -705,6 +706,7 @@ static void finish(struct tk_kube_req *r, int code, long status)
     resp.retry_after = r->retry_after[0] ? r->retry_after : NULL;
     resp.latency_ns = now - r->attempt_ns;
     resp.total_ns = now - r->submit_ns;
+    resp.wait_ns = r->write_ns ? r->write_ns - r->attempt_ns : -1;
     resp.attempts = r->attempts;
     if (r->too_big)
         tk_err_set(&resp.err, TK_ENOMEM, "%s %s: response body exceeds the %zu-byte cap", r->method,
@@ -787,6 +789,7 @@ static void on_h1_done(struct tk_h1_req *hr, void *ud)
         return; /* the reaper frees it */
     r->got_bytes = hr->got_bytes;
     r->too_big = hr->err == TK_ENOMEM;
+    r->write_ns = hr->write_ns;
     memcpy(r->retry_after, hr->retry_after, sizeof(r->retry_after));
     snprintf(r->errbuf, sizeof(r->errbuf), "%s", hr->errmsg);
     attempt_done(r, hr->err, hr->connect_failed, hr->status);
@@ -802,6 +805,7 @@ static void on_h2_done(struct tk_h2_req *hr, void *ud)
         return; /* the reaper frees it */
     r->got_bytes = hr->got_bytes;
     r->too_big = hr->err == TK_ENOMEM;
+    r->write_ns = hr->write_ns;
     memcpy(r->retry_after, hr->retry_after, sizeof(r->retry_after));
     snprintf(r->errbuf, sizeof(r->errbuf), "%s", hr->errmsg);
     attempt_done(r, hr->err, hr->connect_failed, hr->status);

@@ -91,6 +91,8 @@ struct tk_kube_resp {
                                 "POST /api/v1/nodes: 409 AlreadyExists: <Status message>" */
     int64_t latency_ns;      /* the final attempt: handed to libcurl -> complete */
     int64_t total_ns;        /* tk_kube_request -> complete, queueing and retries included */
+    int64_t wait_ns;         /* of latency_ns, the final attempt's wait in lib/h1's or lib/h2's
+                                queue for a connection or stream; -1 when not known (libcurl) */
     int attempts;            /* 1 + retries */
 };
 

@@ -1302,8 +1302,11 @@ static void node_registered(struct tk_agent *a, struct tk_agent_node *n)
     n->lease_step = n->lease_rv[0] ? LEASE_UPDATE : LEASE_CREATE;
     n->lease_due_ns = now;
     tk_timer_start(a->loop, &n->lease_timer, now);
+    /* The first periodic report at a random point of the interval: nodes registered together
+     * (a fresh fleet) would otherwise report in step every 5 minutes, thousands of PATCHes in
+     * seconds, where real kubelets, started at different times, spread them. */
     tk_timer_start(a->loop, &n->status_timer,
-                   now + (int64_t)((double)a->cfg->status_interval_ns * (0.9 + 0.1 * rnd01(a))));
+                   now + (int64_t)((double)a->cfg->status_interval_ns * (0.05 + 0.95 * rnd01(a))));
     if (a->cfg->fidelity == TK_FIDELITY_KUBELET) {
         node_events_ready(a, n);
         if (a->real_io)
@@ -1610,7 +1613,8 @@ static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const c
      * connections: without a bound, libcurl opens
      * another TLS connection whenever the open ones are at the server's stream limit (a slow
      * apiserver then costs hundreds of handshakes), and every connection cached is one more
-     * liveness poll() per request. Kubelet mode needs one per node. */
+     * liveness poll() per request. Kubelet mode over libcurl (--api-transport curl) needs one
+     * per node; over lib/h2 (its default) each node's client has its own connection anyway. */
     o.max_conns = a->cfg->fidelity == TK_FIDELITY_KUBELET ? (int)a->nnodes + 16 : LITE_CONNS;
     o.client_cert_pem = cert;
     o.client_key_pem = key;
@@ -2021,6 +2025,10 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
         ks.retries += ns.retries;
         ks.inflight += ns.inflight;
         ks.queued += ns.queued;
+        ks.conns_opened += ns.conns_opened;
+        ks.conns_closed += ns.conns_closed;
+        ks.conns_open += ns.conns_open;
+        ks.transport_queued += ns.transport_queued;
     }
     tk_prom_writer_init(&w, out);
 
@@ -2104,6 +2112,25 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
                          TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_events_failed_total", NULL, 0,
                              s.events_failed_total);
+    tk_prom_write_family(&w, "turbokube_agent_api_connections_opened_total",
+                         "Connections to the apiserver opened by lib/h1 or lib/h2.",
+                         TK_PROM_COUNTER);
+    tk_prom_write_sample_u64(&w, "turbokube_agent_api_connections_opened_total", NULL, 0,
+                             ks.conns_opened);
+    tk_prom_write_family(&w, "turbokube_agent_api_connections_closed_total",
+                         "Connections to the apiserver that ended, for any reason.",
+                         TK_PROM_COUNTER);
+    tk_prom_write_sample_u64(&w, "turbokube_agent_api_connections_closed_total", NULL, 0,
+                             ks.conns_closed);
+    tk_prom_write_family(&w, "turbokube_agent_api_connections",
+                         "Connections to the apiserver open now (lib/h1, lib/h2).",
+                         TK_PROM_GAUGE);
+    tk_prom_write_sample_u64(&w, "turbokube_agent_api_connections", NULL, 0, ks.conns_open);
+    tk_prom_write_family(&w, "turbokube_agent_api_transport_queued",
+                         "Requests waiting for a connection (lib/h1) or a stream (lib/h2).",
+                         TK_PROM_GAUGE);
+    tk_prom_write_sample_u64(&w, "turbokube_agent_api_transport_queued", NULL, 0,
+                             ks.transport_queued);
     tk_prom_write_family(&w, "turbokube_agent_watch_restarts_total",
                          "WATCH requests resumed after a stream ended.", TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_watch_restarts_total", NULL, 0,

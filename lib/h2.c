@@ -529,6 +529,8 @@ static void conn_free(struct h2_conn *c)
     struct tk_h2 *h = c->h;
 
     h->stats.closes++;
+    if (c->state == C_READY)
+        h->stats.open--;
     if (c->fd >= 0) {
         tk_loop_del_fd(h->loop, c->fd);
         if (c->ssl)
@@ -811,6 +813,7 @@ static int on_settings(struct h2_conn *c, const struct tk_h2_frame *f, const uin
     if (c->state == C_SETTINGS) {
         c->state = C_READY;
         h->stats.handshakes++;
+        h->stats.open++;
     }
     kick(h);
     return 0;

@@ -120,7 +120,7 @@ void tk_h2_cancel(struct tk_h2_req *req);
 struct tk_h2_stats {
     uint64_t connects, handshakes, closes, goaways, pings_sent, ping_timeouts;
     uint64_t streams, resets_received, refused;
-    unsigned active, queued;
+    unsigned open, active, queued; /* open: connections past the SETTINGS exchange */
 };
 
 void tk_h2_get_stats(const struct tk_h2 *h, struct tk_h2_stats *out);

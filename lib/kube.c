@@ -1630,4 +1630,19 @@ void tk_kube_free(struct tk_kube *k)
 void tk_kube_get_stats(const struct tk_kube *kube, struct tk_kube_stats *out)
 {
     *out = kube->stats;
+    if (kube->h1) {
+        struct tk_h1_stats h;
+        tk_h1_get_stats(kube->h1, &h);
+        out->conns_opened = h.connects;
+        out->conns_closed = h.closes;
+        out->conns_open = h.open;
+        out->transport_queued = h.queued;
+    } else if (kube->h2) {
+        struct tk_h2_stats h;
+        tk_h2_get_stats(kube->h2, &h);
+        out->conns_opened = h.connects;
+        out->conns_closed = h.closes;
+        out->conns_open = h.open;
+        out->transport_queued = h.queued;
+    }
 }

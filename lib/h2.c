@@ -811,6 +811,7 @@ static int on_settings(struct h2_conn *c, const struct tk_h2_frame *f, const uin
     if (c->state == C_SETTINGS) {
         c->state = C_READY;
         h->stats.handshakes++;
+        conn_arm(c, 0); /* the timer held the connect deadline: plan PING and idle from now */
     }
     kick(h);
     return 0;

@@ -329,8 +329,11 @@ static void stream_unlink(struct tk_h2_req *r)
     r->prev = r->next = NULL;
     c->nstreams--;
     c->h->stats.active--;
-    if (c->nstreams == 0)
+    if (c->nstreams == 0) {
         c->idle_since_ns = tk_now_ns();
+        if (c->draining)
+            conn_arm(c, 0); /* after GOAWAY: its last stream is done, close it now */
+    }
     if (c->h->stats.queued)
         kick(c->h); /* a stream slot is free */
     r->conn = NULL;

@@ -933,7 +933,7 @@ static int on_data(const struct tk_h2_frame *f, const char *p, size_t n, int las
     if (c->state != C_READY || f->stream == 0)
         return conn_error(c, E_PROTOCOL, "HTTP/2 DATA outside a stream");
     r = stream_find(c, f->stream);
-    if (r && n > 0) {
+    if (r && (n > 0 || !r->headers_done)) { /* an empty DATA frame before HEADERS too */
         r->got_bytes = 1;
         r->progress_ns = tk_now_ns();
         if (!r->headers_done) {

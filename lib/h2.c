@@ -313,6 +313,8 @@ static void enqueue(struct tk_h2 *h, struct tk_h2_req *r, int front)
     r->conn = NULL;
     q_push(&h->q[r->prio ? 0 : 1], r, front);
     h->stats.queued++;
+    if (r->deadline_ns > 0 && h->conn)
+        conn_arm(h->conn, r->deadline_ns); /* it bounds the wait for a stream too */
     kick(h);
 }
 
@@ -455,6 +457,7 @@ static struct tk_h2_req *q_pop(struct tk_h2 *h)
 static void conn_event(int fd, int events, void *ud);
 static void conn_timer_fire(struct tk_timer *t, void *ud);
 static void conn_free(struct h2_conn *c);
+static int64_t expire_queued(struct tk_h2 *h, int64_t now);
 
 static void resolve(struct tk_h2 *h)
 {
@@ -650,6 +653,9 @@ static void conn_open(struct tk_h2 *h)
         return;
     }
     conn_arm(c, c->since_ns + h->connect_ns);
+    int64_t q = expire_queued(h, 0);
+    if (q)
+        conn_arm(c, q);
     if (done)
         conn_connected(c);
 }
@@ -1059,6 +1065,32 @@ static int64_t expire_streams(struct h2_conn *c, int64_t now)
     return due;
 }
 
+/* Deadlines of requests still waiting for a stream (behind the peer's stream limit, or for the
+ * connection): fails those due by now (none when now is 0); returns the next one (0: none). */
+static int64_t expire_queued(struct tk_h2 *h, int64_t now)
+{
+    int64_t due = 0;
+
+    for (int i = 0; i < 2; i++) {
+        struct tk_h2_req *r, *next;
+        for (r = h->q[i].head; r; r = next) {
+            next = r->next;
+            if (r->deadline_ns <= 0)
+                continue;
+            if (now >= r->deadline_ns) {
+                q_unlink(&h->q[i], r);
+                h->stats.queued--;
+                complete(r, TK_ETIMEOUT, 0, "request timed out before it could be sent");
+                next = h->q[i].head; /* callbacks may have changed the queue: start over */
+                continue;
+            }
+            if (!due || r->deadline_ns < due)
+                due = r->deadline_ns;
+        }
+    }
+    return due;
+}
+
 static void conn_timer_fire(struct tk_timer *t, void *ud)
 {
     struct h2_conn *c = ud;
@@ -1074,7 +1106,8 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
             conn_end(c, TK_ETIMEOUT, emsg);
             return;
         }
-        tk_timer_start(h->loop, &c->timer, due);
+        int64_t q = expire_queued(h, now);
+        conn_arm(c, q && q < due ? q : due); /* callbacks may have armed it earlier */
         return;
     }
     if (c->ping_sent_ns && now >= c->ping_sent_ns + h->ping_timeout_ns) {
@@ -1102,6 +1135,9 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
         }
     }
     due = expire_streams(c, now);
+    int64_t q = expire_queued(h, now);
+    if (q && (!due || q < due))
+        due = q;
     int64_t next = c->ping_sent_ns ? c->ping_sent_ns + h->ping_timeout_ns
                                    : c->last_read_ns + h->read_idle_ns;
     if (!c->nstreams && c->idle_since_ns + h->idle_ns < next)
@@ -1110,7 +1146,7 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
         next = due;
     if (c->out.len > c->out_off)
         kick(h);
-    tk_timer_start(h->loop, &c->timer, next > now ? next : now + MS_NS);
+    conn_arm(c, next > now ? next : now + MS_NS); /* callbacks may have armed it earlier */
 }
 
 /* ---- lifecycle ---- */

@@ -1044,6 +1044,84 @@ TK_TEST(h2_peer_stream_limit)
         call_release(&a[i]);
 }
 
+/* MAX_CONCURRENT_STREAMS 1 and the first stream never answered (until its reset). */
+static void sc_one_stream_held(struct sconn *c)
+{
+    uint32_t id;
+
+    srv_settings(c, 3, 1);
+    if (!(id = srv_wait_request(c)))
+        return;
+    srv_wait_frame(c, TK_H2_RST_STREAM, id);
+    while ((id = srv_wait_request(c)))
+        srv_echo(c, id);
+}
+
+TK_TEST(h2_deadline_of_a_queued_request)
+{
+    struct tk_err err = {0};
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct srv *s = srv_start(sc_one_stream_held);
+    struct tk_h2 *h = client(loop, s->port, 0, 0);
+    struct call a, b;
+    char *notes;
+
+    call_init(&a, 0);
+    call_init(&b, 0);
+    CHECK_INT(start(h, &a, "GET", "/held", NULL, 0, 0), 0);
+    CHECK_INT(wait_log(loop, s, ":path: /held", 1), 0);
+    /* waits behind the stream limit: its deadline still bounds it */
+    CHECK_INT(start(h, &b, "GET", "/queued", NULL, 0, tk_now_ns() + 300 * MS), 0);
+    CHECK_INT(wait_calls(loop, &b, 1), 0);
+    CHECK_INT(b.req.err, TK_ETIMEOUT);
+    CHECK_INT(b.req.connect_failed, 0);
+    CHECK_INT(a.done, 0);
+    tk_h2_cancel(&a.req);
+    CHECK_INT(roundtrip(loop, h, &b, "GET", "/after", NULL), 0);
+    CHECK_STR(b.body.data, "conn=0 /after");
+    CHECK_INT(srv_count(s, ":path: /queued"), 0); /* never sent */
+    tk_h2_free(h);
+    notes = srv_stop(s);
+    CHECK_STR(notes, "");
+    free(notes);
+    tk_loop_free(loop);
+    call_release(&a);
+    call_release(&b);
+}
+
+/* Accepts, never sends SETTINGS, reads until the client goes. */
+static void sc_mute(struct sconn *c)
+{
+    while (srv_next(c, 5000, NULL) >= 0)
+        ;
+}
+
+TK_TEST(h2_deadline_while_connecting)
+{
+    struct tk_err err = {0};
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct srv *s = srv_start(sc_mute);
+    struct tk_h2 *h = client(loop, s->port, 0, 0);
+    struct tk_h2_stats st;
+    struct call a;
+    char *notes;
+
+    call_init(&a, 0);
+    CHECK_INT(start(h, &a, "GET", "/x", NULL, 0, tk_now_ns() + 300 * MS), 0);
+    CHECK_INT(wait_calls(loop, &a, 1), 0); /* well before the 10 s connect timeout */
+    CHECK_INT(a.req.err, TK_ETIMEOUT);
+    CHECK_CONTAINS(a.req.errmsg, "before it could be sent");
+    tk_h2_get_stats(h, &st);
+    CHECK_INT(st.handshakes, 0);
+    CHECK_INT(st.queued, 0);
+    tk_h2_free(h);
+    notes = srv_stop(s);
+    CHECK_STR(notes, "");
+    free(notes);
+    tk_loop_free(loop);
+    call_release(&a);
+}
+
 static void sc_resets(struct sconn *c)
 {
     uint32_t id;
@@ -1659,8 +1737,9 @@ TK_TEST(h2_server_must_start_with_settings)
 
 TK_TEST_MAIN(reader_split_at_every_offset, reader_limits_and_callback_result, reader_errors,
              h2_get_post_and_request_headers, h2_retry_after_interim_and_trailers,
-             h2_peer_stream_limit, h2_refused_stream_retried_other_reset_fails,
-             h2_goaway_moves_unprocessed_streams, h2_send_flow_control, h2_stream_protocol_errors,
-             h2_sink_pieces_and_abort, h2_body_over_cap, h2_deadline_and_cancel,
-             h2_server_closes_mid_data, h2_unanswered_ping_ends_connection, h2_connect_refused,
+             h2_peer_stream_limit, h2_deadline_of_a_queued_request, h2_deadline_while_connecting,
+             h2_refused_stream_retried_other_reset_fails, h2_goaway_moves_unprocessed_streams,
+             h2_send_flow_control, h2_stream_protocol_errors, h2_sink_pieces_and_abort,
+             h2_body_over_cap, h2_deadline_and_cancel, h2_server_closes_mid_data,
+             h2_unanswered_ping_ends_connection, h2_connect_refused,
              h2_malformed_hpack_is_a_connection_error, h2_server_must_start_with_settings)

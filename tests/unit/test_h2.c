@@ -1305,6 +1305,61 @@ TK_TEST(h2_send_flow_control)
     call_release(&a);
 }
 
+/* Stream windows of 1 MiB, so only the connection's 65,535 bytes limit a 100,000-byte body: the
+ * server gives the rest of it with one connection WINDOW_UPDATE once the window is used up. */
+static void sc_conn_window(struct sconn *c)
+{
+    struct sstream *st;
+    uint8_t inc[4];
+
+    srv_settings(c, 4, 1u << 20);
+    if (srv_wait_frame(c, TK_H2_HEADERS, 0) || !(st = srv_stream(c, 1)))
+        return;
+    while (st->body.len < 65535 && !st->ended)
+        if (srv_next(c, 5000, NULL) < 0)
+            return;
+    srv_settle(c, 50);
+    if (st->body.len != 65535) {
+        srv_log(c->s, "NOTE %zu bytes sent on a connection window of 65535", st->body.len);
+        return;
+    }
+    set32(inc, 100000 - 65535);
+    srv_send(c, TK_H2_WINDOW_UPDATE, 0, 0, inc, 4);
+    while (!st->ended)
+        if (srv_next(c, 5000, NULL) < 0)
+            return;
+    srv_echo(c, 1);
+}
+
+TK_TEST(h2_send_flow_control_connection_window)
+{
+    struct tk_err err = {0};
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct srv *s = srv_start(sc_conn_window);
+    struct tk_h2 *h = client(loop, s->port, 0, 0);
+    struct call a;
+    char *body = tk_xmalloc(100001), *r, *notes;
+
+    for (int i = 0; i < 100000; i++)
+        body[i] = (char)('A' + i % 26);
+    body[100000] = '\0';
+    call_init(&a, 0);
+    CHECK_INT(roundtrip(loop, h, &a, "POST", "/conn-window", body), 0);
+    CHECK_INT(a.req.err, 0);
+    CHECK_STR(a.body.data, "conn=0 /conn-window");
+    r = srv_find(s, "REQ conn=0 stream=1\n", 0);
+    CHECK_CONTAINS(r, "\ncontent-length: 100000\n\n");
+    CHECK(r && strlen(r) >= 100000 && !strcmp(r + strlen(r) - 100000, body)); /* intact */
+    free(r);
+    free(body);
+    tk_h2_free(h);
+    notes = srv_stop(s);
+    CHECK_STR(notes, "");
+    free(notes);
+    tk_loop_free(loop);
+    call_release(&a);
+}
+
 /* A response that is no response: DATA before any HEADERS (even an empty one), a 1xx that ends
  * the stream; then a headers-only 204 and a request whose header block needs CONTINUATION. */
 static void sc_stream_errors(struct sconn *c)
@@ -1739,7 +1794,8 @@ TK_TEST_MAIN(reader_split_at_every_offset, reader_limits_and_callback_result, re
              h2_get_post_and_request_headers, h2_retry_after_interim_and_trailers,
              h2_peer_stream_limit, h2_deadline_of_a_queued_request, h2_deadline_while_connecting,
              h2_refused_stream_retried_other_reset_fails, h2_goaway_moves_unprocessed_streams,
-             h2_send_flow_control, h2_stream_protocol_errors, h2_sink_pieces_and_abort,
-             h2_body_over_cap, h2_deadline_and_cancel, h2_server_closes_mid_data,
-             h2_unanswered_ping_ends_connection, h2_connect_refused,
-             h2_malformed_hpack_is_a_connection_error, h2_server_must_start_with_settings)
+             h2_send_flow_control, h2_send_flow_control_connection_window,
+             h2_stream_protocol_errors, h2_sink_pieces_and_abort, h2_body_over_cap,
+             h2_deadline_and_cancel, h2_server_closes_mid_data, h2_unanswered_ping_ends_connection,
+             h2_connect_refused, h2_malformed_hpack_is_a_connection_error,
+             h2_server_must_start_with_settings)

@@ -313,6 +313,8 @@ static void enqueue(struct tk_h2 *h, struct tk_h2_req *r, int front)
     r->conn = NULL;
     q_push(&h->q[r->prio ? 0 : 1], r, front);
     h->stats.queued++;
+    if (r->deadline_ns > 0 && h->conn)
+        conn_arm(h->conn, r->deadline_ns); /* it bounds the wait for a stream too */
     kick(h);
 }
 
@@ -329,8 +331,11 @@ static void stream_unlink(struct tk_h2_req *r)
     r->prev = r->next = NULL;
     c->nstreams--;
     c->h->stats.active--;
-    if (c->nstreams == 0)
+    if (c->nstreams == 0) {
         c->idle_since_ns = tk_now_ns();
+        if (c->draining)
+            conn_arm(c, 0); /* after GOAWAY: its last stream is done, close it now */
+    }
     if (c->h->stats.queued)
         kick(c->h); /* a stream slot is free */
     r->conn = NULL;
@@ -452,6 +457,7 @@ static struct tk_h2_req *q_pop(struct tk_h2 *h)
 static void conn_event(int fd, int events, void *ud);
 static void conn_timer_fire(struct tk_timer *t, void *ud);
 static void conn_free(struct h2_conn *c);
+static int64_t expire_queued(struct tk_h2 *h, int64_t now);
 
 static void resolve(struct tk_h2 *h)
 {
@@ -649,6 +655,9 @@ static void conn_open(struct tk_h2 *h)
         return;
     }
     conn_arm(c, c->since_ns + h->connect_ns);
+    int64_t q = expire_queued(h, 0);
+    if (q)
+        conn_arm(c, q);
     if (done)
         conn_connected(c);
 }
@@ -814,6 +823,7 @@ static int on_settings(struct h2_conn *c, const struct tk_h2_frame *f, const uin
         c->state = C_READY;
         h->stats.handshakes++;
         h->stats.open++;
+        conn_arm(c, 0); /* the timer held the connect deadline: plan PING and idle from now */
     }
     kick(h);
     return 0;
@@ -932,7 +942,7 @@ static int on_data(const struct tk_h2_frame *f, const char *p, size_t n, int las
     if (c->state != C_READY || f->stream == 0)
         return conn_error(c, E_PROTOCOL, "HTTP/2 DATA outside a stream");
     r = stream_find(c, f->stream);
-    if (r && n > 0) {
+    if (r && (n > 0 || !r->headers_done)) { /* an empty DATA frame before HEADERS too */
         r->got_bytes = 1;
         r->progress_ns = tk_now_ns();
         if (!r->headers_done) {
@@ -1058,6 +1068,32 @@ static int64_t expire_streams(struct h2_conn *c, int64_t now)
     return due;
 }
 
+/* Deadlines of requests still waiting for a stream (behind the peer's stream limit, or for the
+ * connection): fails those due by now (none when now is 0); returns the next one (0: none). */
+static int64_t expire_queued(struct tk_h2 *h, int64_t now)
+{
+    int64_t due = 0;
+
+    for (int i = 0; i < 2; i++) {
+        struct tk_h2_req *r, *next;
+        for (r = h->q[i].head; r; r = next) {
+            next = r->next;
+            if (r->deadline_ns <= 0)
+                continue;
+            if (now >= r->deadline_ns) {
+                q_unlink(&h->q[i], r);
+                h->stats.queued--;
+                complete(r, TK_ETIMEOUT, 0, "request timed out before it could be sent");
+                next = h->q[i].head; /* callbacks may have changed the queue: start over */
+                continue;
+            }
+            if (!due || r->deadline_ns < due)
+                due = r->deadline_ns;
+        }
+    }
+    return due;
+}
+
 static void conn_timer_fire(struct tk_timer *t, void *ud)
 {
     struct h2_conn *c = ud;
@@ -1073,7 +1109,8 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
             conn_end(c, TK_ETIMEOUT, emsg);
             return;
         }
-        tk_timer_start(h->loop, &c->timer, due);
+        int64_t q = expire_queued(h, now);
+        conn_arm(c, q && q < due ? q : due); /* callbacks may have armed it earlier */
         return;
     }
     if (c->ping_sent_ns && now >= c->ping_sent_ns + h->ping_timeout_ns) {
@@ -1101,6 +1138,9 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
         }
     }
     due = expire_streams(c, now);
+    int64_t q = expire_queued(h, now);
+    if (q && (!due || q < due))
+        due = q;
     int64_t next = c->ping_sent_ns ? c->ping_sent_ns + h->ping_timeout_ns
                                    : c->last_read_ns + h->read_idle_ns;
     if (!c->nstreams && c->idle_since_ns + h->idle_ns < next)
@@ -1109,7 +1149,7 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
         next = due;
     if (c->out.len > c->out_off)
         kick(h);
-    tk_timer_start(h->loop, &c->timer, next > now ? next : now + MS_NS);
+    conn_arm(c, next > now ? next : now + MS_NS); /* callbacks may have armed it earlier */
 }
 
 /* ---- lifecycle ---- */

@@ -2123,8 +2123,7 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
     tk_prom_write_sample_u64(&w, "turbokube_agent_api_connections_closed_total", NULL, 0,
                              ks.conns_closed);
     tk_prom_write_family(&w, "turbokube_agent_api_connections",
-                         "Connections to the apiserver open now (lib/h1, lib/h2).",
-                         TK_PROM_GAUGE);
+                         "Connections to the apiserver open now (lib/h1, lib/h2).", TK_PROM_GAUGE);
     tk_prom_write_sample_u64(&w, "turbokube_agent_api_connections", NULL, 0, ks.conns_open);
     tk_prom_write_family(&w, "turbokube_agent_api_transport_queued",
                          "Requests waiting for a connection (lib/h1) or a stream (lib/h2).",

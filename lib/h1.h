@@ -78,7 +78,7 @@ struct tk_h1_req {
     int got_bytes;        /* a byte of the response arrived */
     char retry_after[64]; /* raw Retry-After value, or "" */
     char errmsg[160];
-    int64_t write_ns;     /* when a connection started writing it (0: never) */
+    int64_t write_ns; /* when a connection started writing it (0: never) */
 
     /* owned by the pool */
     struct tk_h1 *h;

@@ -17,12 +17,12 @@
 #include "tls.h"
 
 #define MS_NS ((int64_t)1000000)
-#define MAX_FRAME 16384                 /* what we accept (the protocol's default) */
-#define STREAM_WINDOW (1u << 20)        /* our receive window per stream */
-#define CONN_WINDOW (16u << 20)         /* ... and for the connection */
-#define DEFAULT_WINDOW 65535            /* the protocol's initial windows */
-#define OUT_HIGH (256u << 10)           /* stop framing bodies beyond this much unsent */
-#define HBLOCK_MAX (256u << 10)         /* header block (HEADERS + CONTINUATION) cap */
+#define MAX_FRAME 16384          /* what we accept (the protocol's default) */
+#define STREAM_WINDOW (1u << 20) /* our receive window per stream */
+#define CONN_WINDOW (16u << 20)  /* ... and for the connection */
+#define DEFAULT_WINDOW 65535     /* the protocol's initial windows */
+#define OUT_HIGH (256u << 10)    /* stop framing bodies beyond this much unsent */
+#define HBLOCK_MAX (256u << 10)  /* header block (HEADERS + CONTINUATION) cap */
 #define READ_CHUNK 16384
 #define MAX_REFUSED 3
 
@@ -206,9 +206,15 @@ int tk_h2_reader_feed(struct tk_h2_reader *rd, const char *p, size_t n,
 static void put_frame_hdr(struct tk_buf *b, uint32_t len, uint8_t type, uint8_t flags,
                           uint32_t stream)
 {
-    uint8_t h[9] = {(uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len,
-                    type,                 flags,               (uint8_t)(stream >> 24 & 0x7f),
-                    (uint8_t)(stream >> 16), (uint8_t)(stream >> 8), (uint8_t)stream};
+    uint8_t h[9] = {(uint8_t)(len >> 16),
+                    (uint8_t)(len >> 8),
+                    (uint8_t)len,
+                    type,
+                    flags,
+                    (uint8_t)(stream >> 24 & 0x7f),
+                    (uint8_t)(stream >> 16),
+                    (uint8_t)(stream >> 8),
+                    (uint8_t)stream};
     tk_buf_append(b, h, sizeof(h));
 }
 
@@ -559,10 +565,24 @@ static void conn_start_h2(struct h2_conn *c)
 
     tk_buf_append(b, preface, sizeof(preface) - 1);
     put_frame_hdr(b, 18, TK_H2_SETTINGS, 0, 0);
-    uint8_t s[18] = {0, 1, 0, 0, 0, 0, /* HEADER_TABLE_SIZE 0 */
-                     0, 2, 0, 0, 0, 0, /* ENABLE_PUSH 0 */
-                     0, 4, (uint8_t)(STREAM_WINDOW >> 24), (uint8_t)(STREAM_WINDOW >> 16),
-                     (uint8_t)(STREAM_WINDOW >> 8), (uint8_t)STREAM_WINDOW};
+    uint8_t s[18] = {0,
+                     1,
+                     0,
+                     0,
+                     0,
+                     0, /* HEADER_TABLE_SIZE 0 */
+                     0,
+                     2,
+                     0,
+                     0,
+                     0,
+                     0, /* ENABLE_PUSH 0 */
+                     0,
+                     4,
+                     (uint8_t)(STREAM_WINDOW >> 24),
+                     (uint8_t)(STREAM_WINDOW >> 16),
+                     (uint8_t)(STREAM_WINDOW >> 8),
+                     (uint8_t)STREAM_WINDOW};
     tk_buf_append(b, s, sizeof(s));
     put_window_update(c, 0, CONN_WINDOW - DEFAULT_WINDOW);
     c->state = C_SETTINGS;
@@ -994,8 +1014,8 @@ static void conn_read(struct h2_conn *c)
     for (;;) {
         int n = tk_tls_read(c->fd, c->ssl, buf, sizeof(buf), &c->want_write, emsg, sizeof(emsg));
         if (n == TK_IO_AGAIN) {
-            conn_watch(c, TK_LOOP_READ | (c->want_write || c->out.len > c->out_off ? TK_LOOP_WRITE
-                                                                                    : 0));
+            conn_watch(c, TK_LOOP_READ |
+                              (c->want_write || c->out.len > c->out_off ? TK_LOOP_WRITE : 0));
             return;
         }
         if (n == TK_IO_EOF || n == TK_IO_ERR) {
@@ -1141,8 +1161,8 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
     int64_t q = expire_queued(h, now);
     if (q && (!due || q < due))
         due = q;
-    int64_t next = c->ping_sent_ns ? c->ping_sent_ns + h->ping_timeout_ns
-                                   : c->last_read_ns + h->read_idle_ns;
+    int64_t next =
+        c->ping_sent_ns ? c->ping_sent_ns + h->ping_timeout_ns : c->last_read_ns + h->read_idle_ns;
     if (!c->nstreams && c->idle_since_ns + h->idle_ns < next)
         next = c->idle_since_ns + h->idle_ns;
     if (due && due < next)
@@ -1165,8 +1185,9 @@ struct tk_h2 *tk_h2_new(struct tk_loop *loop, const struct tk_h2_opts *o, struct
         return NULL;
     }
     if (!o->cert_pem != !o->key_pem) {
-        tk_err_set(err, TK_EINVAL, "h2: a client certificate needs its key and the key its "
-                                   "certificate");
+        tk_err_set(err, TK_EINVAL,
+                   "h2: a client certificate needs its key and the key its "
+                   "certificate");
         return NULL;
     }
     h = tk_xcalloc(1, sizeof(*h));
@@ -1268,8 +1289,9 @@ void tk_h2_req_release(struct tk_h2_req *r)
 
 static int skip_header(const char *name, size_t n)
 {
-    static const char *const hop[] = {"host", "connection", "transfer-encoding", "keep-alive",
-                                      "upgrade", "proxy-connection", "content-length"};
+    static const char *const hop[] = {"host",          "connection", "transfer-encoding",
+                                      "keep-alive",    "upgrade",    "proxy-connection",
+                                      "content-length"};
     for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
         if (strlen(hop[i]) == n && !strncasecmp(hop[i], name, n))
             return 1;

@@ -33,11 +33,11 @@
 struct tk_h2;
 
 struct tk_h2_opts {
-    const char *host;        /* IP literal ("[::1]" accepted) or name */
-    const char *port;        /* required */
-    int tls;                 /* 0: plain TCP with prior knowledge (h2c) */
-    const char *server_name; /* verified in the certificate (and SNI) instead of host */
-    const char *ca_pem;      /* trusted instead of the system store; NULL: system */
+    const char *host;               /* IP literal ("[::1]" accepted) or name */
+    const char *port;               /* required */
+    int tls;                        /* 0: plain TCP with prior knowledge (h2c) */
+    const char *server_name;        /* verified in the certificate (and SNI) instead of host */
+    const char *ca_pem;             /* trusted instead of the system store; NULL: system */
     const char *cert_pem, *key_pem; /* client identity, both or neither */
     int insecure;
     /* Share one TLS context (trust store) per (ca_pem, insecure) in the process and set the
@@ -79,7 +79,7 @@ struct tk_h2_req {
     int got_bytes;        /* response headers or body arrived */
     char retry_after[64]; /* raw Retry-After value, or "" */
     char errmsg[160];
-    int64_t write_ns;     /* when its stream opened (the HEADERS framed; 0: never) */
+    int64_t write_ns; /* when its stream opened (the HEADERS framed; 0: never) */
 
     /* owned by the client */
     struct tk_h2 *h;
@@ -88,7 +88,7 @@ struct tk_h2_req {
     struct tk_buf block;           /* HPACK header block */
     struct tk_buf body_in;         /* request body */
     size_t body_sent;
-    struct tk_buf *body;           /* borrowed: response body */
+    struct tk_buf *body; /* borrowed: response body */
     tk_h2_sink_fn sink;
     tk_h2_done_fn done;
     void *ud;

@@ -534,9 +534,8 @@ static int h2_sink(struct tk_h2_req *hr, const char *data, size_t n, void *ud)
 
 static int start_h2(struct tk_kube *k, struct tk_kube_req *r)
 {
-    int64_t deadline = !r->sink && k->timeout_ms > 0
-                           ? r->attempt_ns + (int64_t)k->timeout_ms * 1000000
-                           : 0;
+    int64_t deadline =
+        !r->sink && k->timeout_ms > 0 ? r->attempt_ns + (int64_t)k->timeout_ms * 1000000 : 0;
     int64_t stall = (int64_t)(r->sink ? WATCH_STALL_S : REQ_STALL_S) * 1000000000;
     return tk_h2_submit(k->h2, &r->h2, r->method, r->url + k->origin_len, r->hdr_block, r->body,
                         r->body_len, &r->resp, r->sink ? h2_sink : NULL, deadline, stall,
@@ -569,10 +568,10 @@ static void dispatch(struct tk_kube_req *r)
     r->got_bytes = r->too_big = 0;
     r->write_ns = 0;
     r->attempt_ns = tk_now_ns();
-    if (k->h2                ? start_h2(k, r) == 0
-        : k->h1 && !r->sink ? start_h1(k, r) == 0
-                            : setup_easy(k, r) == 0 &&
-                                  tk_loop_xfer_add(k->loop, &r->xfer, &err) == 0) {
+    if (k->h2 ? start_h2(k, r) == 0
+        : k->h1 && !r->sink
+            ? start_h1(k, r) == 0
+            : setup_easy(k, r) == 0 && tk_loop_xfer_add(k->loop, &r->xfer, &err) == 0) {
         r->in_multi = 1;
         k->stats.inflight++;
         return;

@@ -190,10 +190,10 @@ struct tk_kube_stats {
     unsigned inflight;       /* attempts in libcurl now */
     unsigned queued;         /* requests waiting for the QPS limiter */
     /* lib/h1 or lib/h2 (zero over libcurl) */
-    uint64_t conns_opened;      /* TCP connects started */
-    uint64_t conns_closed;      /* connections ended, for any reason */
-    unsigned conns_open;        /* usable now (h1: handshaken; h2: SETTINGS exchanged) */
-    unsigned transport_queued;  /* requests waiting for a connection or stream */
+    uint64_t conns_opened;     /* TCP connects started */
+    uint64_t conns_closed;     /* connections ended, for any reason */
+    unsigned conns_open;       /* usable now (h1: handshaken; h2: SETTINGS exchanged) */
+    unsigned transport_queued; /* requests waiting for a connection or stream */
 };
 
 /* Copies the client's counters into *out. */

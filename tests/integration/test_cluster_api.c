@@ -218,8 +218,8 @@ static void h2_flow_control_both_ways(void)
     cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
     {
-        const char *n = cJSON_GetStringValue(
-            cJSON_GetObjectItem(cJSON_GetObjectItem(it, "metadata"), "name"));
+        const char *n =
+            cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(it, "metadata"), "name"));
         cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(it, "data"), "v");
         if (n && !strncmp(n, "big-", 4) && cJSON_IsString(v) &&
             strlen(v->valuestring) == (900u << 10) &&
@@ -283,8 +283,8 @@ struct wctx {
 static void w_event(enum tk_watch_type type, cJSON *obj, void *ud)
 {
     struct wctx *w = ud;
-    const char *n = cJSON_GetStringValue(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
+    const char *n =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
     if (type == TK_WATCH_ADDED && n && !strcmp(n, w->name))
         w->added++;
 }
@@ -351,9 +351,9 @@ static void h2_watch_stream_and_cancel(void)
 
 int main(int argc, char **argv)
 {
-    tk_test_fn fns[] = {version_readyz_namespace,      wrong_ca_is_refused,
-                        version_readyz_namespace_h2,   wrong_ca_is_refused_h2,
-                        h2_flow_control_both_ways,     h2_more_requests_than_streams,
+    tk_test_fn fns[] = {version_readyz_namespace,    wrong_ca_is_refused,
+                        version_readyz_namespace_h2, wrong_ca_is_refused_h2,
+                        h2_flow_control_both_ways,   h2_more_requests_than_streams,
                         h2_watch_stream_and_cancel};
     const char *names[] = {"version_readyz_namespace",    "wrong_ca_is_refused",
                            "version_readyz_namespace_h2", "wrong_ca_is_refused_h2",

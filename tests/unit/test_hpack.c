@@ -76,8 +76,8 @@ TK_TEST(hpack_huffman_every_byte_round_trips)
 TK_TEST(hpack_huffman_rejects_bad_padding)
 {
     struct tk_buf out;
-    uint8_t eight_ones[] = {0x1f, 0xff}; /* 'a'? no: 00011 = 'a', then 11 ones: > 7 bits pad */
-    uint8_t zero_pad[] = {0x18};         /* 00011 'a' then 000: padding must be ones */
+    uint8_t eight_ones[] = {0x1f, 0xff};      /* 'a'? no: 00011 = 'a', then 11 ones: > 7 bits pad */
+    uint8_t zero_pad[] = {0x18};              /* 00011 'a' then 000: padding must be ones */
     uint8_t eos[] = {0xff, 0xff, 0xff, 0xff}; /* EOS (30 ones) inside the string */
     tk_buf_init(&out, 0);
     CHECK(tk_hpack_huffman_decode(eight_ones, sizeof(eight_ones), &out) != 0);
@@ -169,13 +169,13 @@ TK_TEST(hpack_rejects_malformed_blocks)
     struct tk_err err = {0};
     struct fields f;
     static const char *bad[] = {
-        "80",         /* index 0 */
-        "be",         /* dynamic index 62 in an empty table */
-        "ff",         /* truncated integer */
-        "0f",         /* literal, name index 15 + truncated continuation */
-        "4005 6162",  /* new name literal whose string runs past the end */
-        "3fe1 1f",    /* size update to 4096 + ... above a 256 limit */
-        "8820",       /* size update after a field */
+        "80",                            /* index 0 */
+        "be",                            /* dynamic index 62 in an empty table */
+        "ff",                            /* truncated integer */
+        "0f",                            /* literal, name index 15 + truncated continuation */
+        "4005 6162",                     /* new name literal whose string runs past the end */
+        "3fe1 1f",                       /* size update to 4096 + ... above a 256 limit */
+        "8820",                          /* size update after a field */
         "4087 ffff ffff ffff ffff 0161", /* Huffman name holding EOS */
     };
     tk_hpack_dec_init(&d, 256);

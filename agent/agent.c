@@ -2163,5 +2163,15 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
                              TK_PROM_GAUGE);
         tk_prom_write_sample(&w, "process_resident_memory_bytes", NULL, 0, (double)rss);
     }
+    {
+        /* malloc's own count of bytes in use: unlike RSS, neither trimming nor fragmentation
+         * moves it, so the bench can tell what each running pod costs */
+        struct mallinfo2 mi = mallinfo2();
+        tk_prom_write_family(&w, "turbokube_agent_heap_inuse_bytes",
+                             "Heap bytes allocated and not freed (glibc mallinfo2).",
+                             TK_PROM_GAUGE);
+        tk_prom_write_sample(&w, "turbokube_agent_heap_inuse_bytes", NULL, 0,
+                             (double)(mi.uordblks + mi.hblkhd));
+    }
     return w.failed ? -1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "queue.h"
 #include "tls.h"
 
 #define LINE_MAX_BYTES (16 << 10)
@@ -330,9 +331,7 @@ struct h1_conn {
     struct tk_h1_parser p;
 };
 
-struct h1_queue {
-    struct tk_h1_req *head, *tail;
-};
+TK_QUEUE_DEFINE(h1_queue, tk_h1_req, qprev, qnext)
 
 struct tk_h1 {
     struct tk_loop *loop;
@@ -351,45 +350,11 @@ struct tk_h1 {
 
 static void pump(struct tk_h1 *h);
 
-static void q_push(struct h1_queue *q, struct tk_h1_req *r, int front)
-{
-    if (front) {
-        r->qprev = NULL;
-        r->qnext = q->head;
-        if (q->head)
-            q->head->qprev = r;
-        else
-            q->tail = r;
-        q->head = r;
-        return;
-    }
-    r->qnext = NULL;
-    r->qprev = q->tail;
-    if (q->tail)
-        q->tail->qnext = r;
-    else
-        q->head = r;
-    q->tail = r;
-}
-
-static void q_unlink(struct h1_queue *q, struct tk_h1_req *r)
-{
-    if (r->qprev)
-        r->qprev->qnext = r->qnext;
-    else
-        q->head = r->qnext;
-    if (r->qnext)
-        r->qnext->qprev = r->qprev;
-    else
-        q->tail = r->qprev;
-    r->qprev = r->qnext = NULL;
-}
-
 static struct tk_h1_req *q_pop(struct tk_h1 *h)
 {
     struct tk_h1_req *r = h->q[0].head ? h->q[0].head : h->q[1].head;
     if (r) {
-        q_unlink(&h->q[r->prio ? 0 : 1], r);
+        h1_queue_unlink(&h->q[r->prio ? 0 : 1], r);
         h->stats.queued--;
     }
     return r;
@@ -398,7 +363,7 @@ static struct tk_h1_req *q_pop(struct tk_h1 *h)
 static void enqueue(struct tk_h1 *h, struct tk_h1_req *r, int front)
 {
     r->state = RQ_QUEUED;
-    q_push(&h->q[r->prio ? 0 : 1], r, front);
+    h1_queue_push(&h->q[r->prio ? 0 : 1], r, front);
     h->stats.queued++;
     if (!tk_timer_active(&h->kick))
         tk_timer_start(h->loop, &h->kick, 0);
@@ -1072,7 +1037,7 @@ void tk_h1_cancel(struct tk_h1_req *r)
     if (!r || r->state == RQ_IDLE)
         return;
     if (r->state == RQ_QUEUED) {
-        q_unlink(&r->h->q[r->prio ? 0 : 1], r);
+        h1_queue_unlink(&r->h->q[r->prio ? 0 : 1], r);
         r->h->stats.queued--;
     } else if (r->conn) {
         r->conn->req = NULL;

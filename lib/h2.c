@@ -14,6 +14,7 @@
 
 #include "hpack.h"
 #include "log.h"
+#include "queue.h"
 #include "tls.h"
 
 #define MS_NS ((int64_t)1000000)
@@ -63,9 +64,7 @@ struct h2_conn {
     struct tk_timer timer;
 };
 
-struct req_queue {
-    struct tk_h2_req *head, *tail;
-};
+TK_QUEUE_DEFINE(req_queue, tk_h2_req, prev, next)
 
 struct tk_h2 {
     struct tk_loop *loop;
@@ -274,39 +273,6 @@ static int flush(struct h2_conn *c, char *emsg, size_t en)
 
 /* ---- queues and streams ---- */
 
-static void q_push(struct req_queue *q, struct tk_h2_req *r, int front)
-{
-    r->prev = r->next = NULL;
-    if (front) {
-        r->next = q->head;
-        if (q->head)
-            q->head->prev = r;
-        else
-            q->tail = r;
-        q->head = r;
-    } else {
-        r->prev = q->tail;
-        if (q->tail)
-            q->tail->next = r;
-        else
-            q->head = r;
-        q->tail = r;
-    }
-}
-
-static void q_unlink(struct req_queue *q, struct tk_h2_req *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        q->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        q->tail = r->prev;
-    r->prev = r->next = NULL;
-}
-
 static void kick(struct tk_h2 *h)
 {
     if (!tk_timer_active(&h->kick))
@@ -317,7 +283,7 @@ static void enqueue(struct tk_h2 *h, struct tk_h2_req *r, int front)
 {
     r->state = RQ_QUEUED;
     r->conn = NULL;
-    q_push(&h->q[r->prio ? 0 : 1], r, front);
+    req_queue_push(&h->q[r->prio ? 0 : 1], r, front);
     h->stats.queued++;
     if (r->deadline_ns > 0 && h->conn)
         conn_arm(h->conn, r->deadline_ns); /* it bounds the wait for a stream too */
@@ -450,7 +416,7 @@ static struct tk_h2_req *q_pop(struct tk_h2 *h)
     for (int i = 0; i < 2; i++) {
         struct tk_h2_req *r = h->q[i].head;
         if (r) {
-            q_unlink(&h->q[i], r);
+            req_queue_unlink(&h->q[i], r);
             h->stats.queued--;
             return r;
         }
@@ -1101,7 +1067,7 @@ static int64_t expire_queued(struct tk_h2 *h, int64_t now)
             if (r->deadline_ns <= 0)
                 continue;
             if (now >= r->deadline_ns) {
-                q_unlink(&h->q[i], r);
+                req_queue_unlink(&h->q[i], r);
                 h->stats.queued--;
                 complete(r, TK_ETIMEOUT, 0, "request timed out before it could be sent");
                 next = h->q[i].head; /* callbacks may have changed the queue: start over */
@@ -1370,7 +1336,7 @@ void tk_h2_cancel(struct tk_h2_req *r)
     if (!r || r->state == RQ_IDLE)
         return;
     if (r->state == RQ_QUEUED) {
-        q_unlink(&r->h->q[r->prio ? 0 : 1], r);
+        req_queue_unlink(&r->h->q[r->prio ? 0 : 1], r);
         r->h->stats.queued--;
     } else if (r->conn) {
         struct h2_conn *c = r->conn;

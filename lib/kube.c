@@ -13,6 +13,7 @@
 #include "h2.h"
 #include "kubeconfig.h"
 #include "log.h"
+#include "queue.h"
 
 #define DEFAULT_MAX_RETRIES 5
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
@@ -35,10 +36,6 @@ enum { SINK_OK = 0, SINK_ABORT = -1, SINK_BUFFER = 1 };
 
 struct tk_kube_req;
 typedef int (*sink_fn)(struct tk_kube_req *r, const char *data, size_t len, void *ud);
-
-struct req_queue {
-    struct tk_kube_req *head, *tail;
-};
 
 struct tk_kube_req {
     struct tk_kube *kube;
@@ -68,6 +65,8 @@ struct tk_kube_req {
     void *ud;
     sink_fn sink;
 };
+
+TK_QUEUE_DEFINE(req_queue, tk_kube_req, qprev, qnext)
 
 struct hdr_set {
     char *content_type; /* NULL: the set for requests without a body */
@@ -247,30 +246,6 @@ static int curl_code_to_err(CURLcode rc)
     default:
         return TK_ENET;
     }
-}
-
-static void queue_push(struct req_queue *q, struct tk_kube_req *r)
-{
-    r->qnext = NULL;
-    r->qprev = q->tail;
-    if (q->tail)
-        q->tail->qnext = r;
-    else
-        q->head = r;
-    q->tail = r;
-}
-
-static void queue_unlink(struct req_queue *q, struct tk_kube_req *r)
-{
-    if (r->qprev)
-        r->qprev->qnext = r->qnext;
-    else
-        q->head = r->qnext;
-    if (r->qnext)
-        r->qnext->qprev = r->qprev;
-    else
-        q->tail = r->qprev;
-    r->qprev = r->qnext = NULL;
 }
 
 static void schedule_reap(struct tk_kube *k)
@@ -600,7 +575,7 @@ static void lim_pump(struct tk_kube *k)
     k->refill_ns = now;
     while ((r = k->q_prio.head ? k->q_prio.head : k->q_norm.head) && k->tokens >= 1.0) {
         k->tokens -= 1.0;
-        queue_unlink(r->flags & TK_KUBE_PRIORITY ? &k->q_prio : &k->q_norm, r);
+        req_queue_unlink(r->flags & TK_KUBE_PRIORITY ? &k->q_prio : &k->q_norm, r);
         k->stats.queued--;
         dispatch(r);
     }
@@ -627,7 +602,7 @@ static void submit(struct tk_kube_req *r)
         return;
     }
     r->state = RS_QUEUED;
-    queue_push(r->flags & TK_KUBE_PRIORITY ? &k->q_prio : &k->q_norm, r);
+    req_queue_push(r->flags & TK_KUBE_PRIORITY ? &k->q_prio : &k->q_norm, r, 0);
     k->stats.queued++;
     /* While others wait, a newcomer waits behind them: the timer serves the queue. */
     if (!tk_timer_active(&k->lim_timer))
@@ -899,7 +874,7 @@ void tk_kube_cancel(struct tk_kube_req *r)
     k = r->kube;
     switch (r->state) {
     case RS_QUEUED:
-        queue_unlink(r->flags & TK_KUBE_PRIORITY ? &k->q_prio : &k->q_norm, r);
+        req_queue_unlink(r->flags & TK_KUBE_PRIORITY ? &k->q_prio : &k->q_norm, r);
         k->stats.queued--;
         break;
     case RS_BACKOFF:
@@ -912,7 +887,7 @@ void tk_kube_cancel(struct tk_kube_req *r)
         return;
     }
     r->state = RS_CANCELLED;
-    queue_push(&k->reap, r);
+    req_queue_push(&k->reap, r, 0);
     schedule_reap(k);
 }
 
@@ -1354,7 +1329,7 @@ static void reap_fire(struct tk_timer *t, void *ud)
     (void)t;
 
     while ((r = k->reap.head)) {
-        queue_unlink(&k->reap, r);
+        req_queue_unlink(&k->reap, r);
         tk_loop_xfer_remove(k->loop, &r->xfer);
         tk_h1_cancel(&r->h1);
         tk_h2_cancel(&r->h2);

@@ -335,8 +335,8 @@ TK_QUEUE_DEFINE(h1_queue, tk_h1_req, qprev, qnext)
 
 struct tk_h1 {
     struct tk_loop *loop;
-    char *host, *port, *name, *hostport;
-    int tls, name_is_ip, host_is_ip, need_resolve;
+    struct tk_endpoint ep;
+    int tls, need_resolve;
     SSL_CTX *ctx;
     struct addrinfo *ai, *ai_next;
     struct h1_conn *conns;
@@ -461,11 +461,11 @@ static void connect_failed(struct h1_conn *c, int code, int tcp, const char *msg
     conn_close(c);
     if (tcp) {
         h->ai_next = h->ai_next && h->ai_next->ai_next ? h->ai_next->ai_next : h->ai;
-        if (h->ai_next == h->ai && !h->host_is_ip)
+        if (h->ai_next == h->ai && !h->ep.host_is_ip)
             h->need_resolve = 1;
     }
     if (tk_log_every(&h->log, 5000, NULL))
-        tk_warn("connection failed", "server=%s:%s error=\"%s\"", h->host, h->port, msg);
+        tk_warn("connection failed", "server=%s:%s error=\"%s\"", h->ep.host, h->ep.port, msg);
     if (r)
         complete(r, code, tcp, msg);
     if (!conns_alive(h))
@@ -662,7 +662,7 @@ static int tls_start(struct h1_conn *c)
 {
     struct tk_h1 *h = c->h;
 
-    if (!(c->ssl = tk_tls_new_ssl(h->ctx, c->fd, h->name, h->name_is_ip, NULL)))
+    if (!(c->ssl = tk_tls_new_ssl(h->ctx, c->fd, h->ep.name, h->ep.name_is_ip, NULL)))
         return -1;
     c->state = C_HANDSHAKE;
     conn_handshake(c);
@@ -673,7 +673,7 @@ static void conn_connected(struct h1_conn *c)
 {
     char emsg[160];
 
-    if (tk_tcp_connected(c->fd, c->h->host, c->h->port, emsg, sizeof(emsg))) {
+    if (tk_tcp_connected(c->fd, c->h->ep.host, c->h->ep.port, emsg, sizeof(emsg))) {
         connect_failed(c, TK_ENET, 1, emsg);
         return;
     }
@@ -745,7 +745,7 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
     if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) {
         due = c->since_ns + h->connect_ns;
         if (now >= due) {
-            snprintf(emsg, sizeof(emsg), "connect to %s:%s timed out", h->host, h->port);
+            snprintf(emsg, sizeof(emsg), "connect to %s:%s timed out", h->ep.host, h->ep.port);
             connect_failed(c, TK_ETIMEOUT, 1, emsg);
             return;
         }
@@ -774,7 +774,7 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
 
 static void resolve(struct tk_h1 *h)
 {
-    struct addrinfo *ai = tk_tcp_resolve(h->host, h->port);
+    struct addrinfo *ai = tk_tcp_resolve(h->ep.host, h->ep.port);
 
     h->need_resolve = 0;
     if (!ai)
@@ -806,7 +806,7 @@ static int conn_open(struct h1_conn *c, struct tk_h1_req *reserved)
         c->fd = -1;
         /* tk_tcp_connect's message, with the address it tried */
         char m[200];
-        snprintf(m, sizeof(m), "%s (%s:%s)", emsg, h->host, h->port);
+        snprintf(m, sizeof(m), "%s (%s:%s)", emsg, h->ep.host, h->ep.port);
         if (reserved)
             c->req = NULL, complete(reserved, TK_ENET, 1, m);
         return -1;
@@ -884,27 +884,19 @@ static int ctx_new(struct tk_h1 *h, const struct tk_h1_opts *o, struct tk_err *e
 struct tk_h1 *tk_h1_new(struct tk_loop *loop, const struct tk_h1_opts *o, struct tk_err *err)
 {
     struct tk_h1 *h;
-    const char *name;
 
-    if (!o || !o->host || !o->host[0] || !o->port || !o->port[0]) {
+    if (!o) {
         tk_err_set(err, TK_EINVAL, "h1: host and port are required");
-        return NULL;
-    }
-    if (!o->cert_pem != !o->key_pem) {
-        tk_err_set(err, TK_EINVAL,
-                   "h1: a client certificate needs its key and the key its "
-                   "certificate");
         return NULL;
     }
     h = tk_xcalloc(1, sizeof(*h));
     h->loop = loop;
-    h->host = tk_unbracket(o->host);
-    h->port = tk_xstrdup(o->port);
-    name = o->server_name && o->server_name[0] ? o->server_name : o->host;
-    h->name = tk_unbracket(name);
-    h->name_is_ip = tk_is_ip(h->name);
-    h->host_is_ip = tk_is_ip(h->host);
-    h->hostport = tk_xasprintf(strchr(h->name, ':') ? "[%s]:%s" : "%s:%s", h->name, h->port);
+    if (tk_endpoint_init(&h->ep, "h1", o->host, o->port, o->server_name, o->cert_pem, o->key_pem,
+                         err)) {
+        tk_endpoint_release(&h->ep);
+        free(h);
+        return NULL;
+    }
     h->tls = o->tls;
     h->nconns = o->conns > 0 ? o->conns : DEF_CONNS;
     h->connect_ns = (o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEF_CONNECT_MS) * MS_NS;
@@ -921,7 +913,7 @@ struct tk_h1 *tk_h1_new(struct tk_loop *loop, const struct tk_h1_opts *o, struct
     tk_timer_init(&h->kick, kick_fire, h);
     resolve(h);
     if (!h->ai) {
-        tk_err_set(err, TK_EINVAL, "cannot resolve '%s'", h->host);
+        tk_err_set(err, TK_EINVAL, "cannot resolve '%s'", h->ep.host);
         goto fail;
     }
     if (h->tls && ctx_new(h, o, err))
@@ -951,10 +943,7 @@ void tk_h1_free(struct tk_h1 *h)
     SSL_CTX_free(h->ctx);
     freeaddrinfo(h->ai);
     free(h->conns);
-    free(h->host);
-    free(h->port);
-    free(h->name);
-    free(h->hostport);
+    tk_endpoint_release(&h->ep);
     free(h);
 }
 
@@ -1000,7 +989,7 @@ int tk_h1_submit(struct tk_h1 *h, struct tk_h1_req *r, const char *method, const
     tk_buf_append(b, " ", 1);
     tk_buf_puts(b, target);
     tk_buf_puts(b, " HTTP/1.1\r\nHost: ");
-    tk_buf_puts(b, h->hostport);
+    tk_buf_puts(b, h->ep.hostport);
     tk_buf_append(b, "\r\n", 2);
     if (headers)
         tk_buf_puts(b, headers);

@@ -68,8 +68,8 @@ TK_QUEUE_DEFINE(req_queue, tk_h2_req, prev, next)
 
 struct tk_h2 {
     struct tk_loop *loop;
-    char *host, *port, *name, *authority;
-    int tls, name_is_ip, host_is_ip, need_resolve, has_id;
+    struct tk_endpoint ep;
+    int tls, need_resolve, has_id;
     SSL_CTX *ctx;
     struct tk_tls_identity id; /* set per connection when the context is shared */
     struct addrinfo *ai, *ai_next;
@@ -433,7 +433,7 @@ static int64_t expire_queued(struct tk_h2 *h, int64_t now);
 
 static void resolve(struct tk_h2 *h)
 {
-    struct addrinfo *ai = tk_tcp_resolve(h->host, h->port);
+    struct addrinfo *ai = tk_tcp_resolve(h->ep.host, h->ep.port);
 
     h->need_resolve = 0;
     if (!ai)
@@ -474,10 +474,10 @@ static void conn_end(struct h2_conn *c, int code, const char *msg)
                 break;
             }
     if (code && tk_log_every(&h->log, 5000, NULL))
-        tk_warn("HTTP/2 connection ended", "server=%s:%s error=\"%s\"", h->host, h->port, m);
+        tk_warn("HTTP/2 connection ended", "server=%s:%s error=\"%s\"", h->ep.host, h->ep.port, m);
     if (never_up && code) {
         h->ai_next = h->ai_next && h->ai_next->ai_next ? h->ai_next->ai_next : h->ai;
-        if (h->ai_next == h->ai && !h->host_is_ip)
+        if (h->ai_next == h->ai && !h->ep.host_is_ip)
             h->need_resolve = 1;
     }
     while ((r = c->streams))
@@ -585,7 +585,7 @@ static void conn_connected(struct h2_conn *c)
     struct tk_h2 *h = c->h;
     char emsg[200];
 
-    if (tk_tcp_connected(c->fd, h->host, h->port, emsg, sizeof(emsg))) {
+    if (tk_tcp_connected(c->fd, h->ep.host, h->ep.port, emsg, sizeof(emsg))) {
         conn_end(c, TK_ENET, emsg);
         return;
     }
@@ -593,7 +593,7 @@ static void conn_connected(struct h2_conn *c)
         conn_start_h2(c);
         return;
     }
-    c->ssl = tk_tls_new_ssl(h->ctx, c->fd, h->name, h->name_is_ip, h->has_id ? &h->id : NULL);
+    c->ssl = tk_tls_new_ssl(h->ctx, c->fd, h->ep.name, h->ep.name_is_ip, h->has_id ? &h->id : NULL);
     if (!c->ssl) {
         tk_tls_errmsg(emsg, sizeof(emsg), "TLS setup");
         conn_end(c, TK_ETLS, emsg);
@@ -636,7 +636,7 @@ static void conn_open(struct tk_h2 *h)
         snprintf(emsg, sizeof(emsg), "cannot watch the socket");
     }
     if (c->fd < 0) {
-        snprintf(m, sizeof(m), "%s (%s:%s)", emsg, h->host, h->port);
+        snprintf(m, sizeof(m), "%s (%s:%s)", emsg, h->ep.host, h->ep.port);
         conn_end(c, TK_ENET, m);
         return;
     }
@@ -856,7 +856,7 @@ static int on_goaway(struct h2_conn *c, const struct tk_h2_frame *f, const uint8
             enqueue(h, r, 1);
         }
     }
-    tk_debug("HTTP/2 GOAWAY", "server=%s:%s last_stream=%u code=%u", h->host, h->port, last,
+    tk_debug("HTTP/2 GOAWAY", "server=%s:%s last_stream=%u code=%u", h->ep.host, h->ep.port, last,
              be32(p + 4));
     kick(h); /* pump moves this connection to the draining list */
     return 0;
@@ -1091,7 +1091,7 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
     if (c->state != C_READY) {
         due = c->since_ns + h->connect_ns;
         if (now >= due) {
-            snprintf(emsg, sizeof(emsg), "connect to %s:%s timed out", h->host, h->port);
+            snprintf(emsg, sizeof(emsg), "connect to %s:%s timed out", h->ep.host, h->ep.port);
             conn_end(c, TK_ETIMEOUT, emsg);
             return;
         }
@@ -1143,28 +1143,20 @@ static void conn_timer_fire(struct tk_timer *t, void *ud)
 struct tk_h2 *tk_h2_new(struct tk_loop *loop, const struct tk_h2_opts *o, struct tk_err *err)
 {
     struct tk_h2 *h;
-    const char *name;
     static const char alpn[] = "\x02h2";
 
-    if (!o || !o->host || !o->host[0] || !o->port || !o->port[0]) {
+    if (!o) {
         tk_err_set(err, TK_EINVAL, "h2: host and port are required");
-        return NULL;
-    }
-    if (!o->cert_pem != !o->key_pem) {
-        tk_err_set(err, TK_EINVAL,
-                   "h2: a client certificate needs its key and the key its "
-                   "certificate");
         return NULL;
     }
     h = tk_xcalloc(1, sizeof(*h));
     h->loop = loop;
-    h->host = tk_unbracket(o->host);
-    h->port = tk_xstrdup(o->port);
-    name = o->server_name && o->server_name[0] ? o->server_name : o->host;
-    h->name = tk_unbracket(name);
-    h->name_is_ip = tk_is_ip(h->name);
-    h->host_is_ip = tk_is_ip(h->host);
-    h->authority = tk_xasprintf(strchr(h->name, ':') ? "[%s]:%s" : "%s:%s", h->name, h->port);
+    if (tk_endpoint_init(&h->ep, "h2", o->host, o->port, o->server_name, o->cert_pem, o->key_pem,
+                         err)) {
+        tk_endpoint_release(&h->ep);
+        free(h);
+        return NULL;
+    }
     h->tls = o->tls;
     h->connect_ns = (o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000) * MS_NS;
     h->idle_ns = (o->idle_ms > 0 ? o->idle_ms : 90000) * MS_NS;
@@ -1173,7 +1165,7 @@ struct tk_h2 *tk_h2_new(struct tk_loop *loop, const struct tk_h2_opts *o, struct
     tk_timer_init(&h->kick, kick_fire, h);
     resolve(h);
     if (!h->ai) {
-        tk_err_set(err, TK_EINVAL, "cannot resolve '%s'", h->host);
+        tk_err_set(err, TK_EINVAL, "cannot resolve '%s'", h->ep.host);
         goto fail;
     }
     if (!h->tls)
@@ -1231,10 +1223,7 @@ void tk_h2_free(struct tk_h2 *h)
     if (h->has_id)
         tk_tls_identity_release(&h->id);
     freeaddrinfo(h->ai);
-    free(h->host);
-    free(h->port);
-    free(h->name);
-    free(h->authority);
+    tk_endpoint_release(&h->ep);
     free(h);
 }
 
@@ -1278,7 +1267,7 @@ static void build_block(struct tk_h2 *h, struct tk_h2_req *r, const char *method
     else
         tk_hpack_put_field(b, ":method", 7, method, strlen(method));
     tk_hpack_put_indexed(b, h->tls ? 7 : 6);
-    tk_hpack_put_field(b, ":authority", 10, h->authority, strlen(h->authority));
+    tk_hpack_put_field(b, ":authority", 10, h->ep.hostport, strlen(h->ep.hostport));
     tk_hpack_put_field(b, ":path", 5, target, strlen(target));
     for (const char *l = headers; l && *l;) {
         const char *eol = strstr(l, "\r\n"), *colon = strchr(l, ':');

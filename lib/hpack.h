@@ -30,7 +30,8 @@ void tk_hpack_dec_init(struct tk_hpack_dec *d, size_t max_limit);
 void tk_hpack_dec_release(struct tk_hpack_dec *d);
 
 /* Called for each decoded field, in order. name and value are not NUL-terminated and live only
- * for the call. Returning non-zero stops decoding (tk_hpack_decode returns that value). */
+ * for the call. Returns 0 to go on, or a positive value to stop decoding (tk_hpack_decode then
+ * returns it; negative values are reserved for malformed blocks). */
 typedef int (*tk_hpack_field_fn)(const char *name, size_t nlen, const char *value, size_t vlen,
                                  void *ud);
 

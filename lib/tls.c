@@ -384,3 +384,32 @@ char *tk_unbracket(const char *s)
         return tk_xstrndup(s + 1, n - 2);
     return tk_xstrdup(s);
 }
+
+int tk_endpoint_init(struct tk_endpoint *e, const char *who, const char *host, const char *port,
+                     const char *server_name, const char *cert_pem, const char *key_pem,
+                     struct tk_err *err)
+{
+    memset(e, 0, sizeof(*e));
+    if (!host || !host[0] || !port || !port[0])
+        return tk_err_set(err, TK_EINVAL, "%s: host and port are required", who);
+    if (!cert_pem != !key_pem)
+        return tk_err_set(err, TK_EINVAL,
+                          "%s: a client certificate needs its key and the key its certificate",
+                          who);
+    e->host = tk_unbracket(host);
+    e->port = tk_xstrdup(port);
+    e->name = tk_unbracket(server_name && server_name[0] ? server_name : host);
+    e->name_is_ip = tk_is_ip(e->name);
+    e->host_is_ip = tk_is_ip(e->host);
+    e->hostport = tk_xasprintf(strchr(e->name, ':') ? "[%s]:%s" : "%s:%s", e->name, e->port);
+    return 0;
+}
+
+void tk_endpoint_release(struct tk_endpoint *e)
+{
+    free(e->host);
+    free(e->port);
+    free(e->name);
+    free(e->hostport);
+    memset(e, 0, sizeof(*e));
+}

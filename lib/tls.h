@@ -74,6 +74,22 @@ int tk_tcp_connected(int fd, const char *host, const char *port, char *emsg, siz
 /* getaddrinfo(host, port) for TCP; NULL when it does not resolve. */
 struct addrinfo *tk_tcp_resolve(const char *host, const char *port);
 
+/* Where a client connects and whom it verifies: host and port to connect to, name checked in
+ * the server's certificate (server_name, else host; brackets of "[::1]" dropped) and
+ * "name:port" for the Host header or :authority. */
+struct tk_endpoint {
+    char *host, *port, *name, *hostport;
+    int name_is_ip, host_is_ip;
+};
+
+/* Fills e (who names the client in errors: "h1", "h2"). TK_EINVAL when host or port is missing
+ * or only one of cert_pem and key_pem is given. Release with tk_endpoint_release (also after a
+ * failure). */
+int tk_endpoint_init(struct tk_endpoint *e, const char *who, const char *host, const char *port,
+                     const char *server_name, const char *cert_pem, const char *key_pem,
+                     struct tk_err *err);
+void tk_endpoint_release(struct tk_endpoint *e);
+
 int tk_is_ip(const char *s);
 char *tk_unbracket(const char *s); /* "[::1]" -> "::1"; caller frees */
 

@@ -127,7 +127,8 @@ static const struct opt opts[] = {
     {"api-transport", O_API_TRANSPORT, "h1|h2|curl", "h1 (lite), h2 (kubelet)",
      "how requests reach the apiserver. h2 = TurboKube's own HTTP/2 client: one connection "
      "per client carrying every request and watch as streams, as a kubelet's client-go does "
-     "(kubelet mode: one per node, ~40 KiB where libcurl costs ~300). h1 (lite mode only) = "
+     "(kubelet mode: one per node; measured 94 KiB per node in all at 1,000 nodes, 315 over "
+     "libcurl). h1 (lite mode only) = "
      "requests other than watches on a pool of --api-conns HTTP/1.1 keep-alive connections "
      "(cheapest per request), watches on libcurl. curl = libcurl for everything, over "
      "multiplexed HTTP/2"},

@@ -17,7 +17,8 @@
 # env:   TK_BUILD (default build-agent-rel, a build without sanitizers), OUT (results file),
 #        FIDELITY (lite, or kubelet for the per-node-identity mode), AGENT_ARGS (extra flags),
 #        PERF=1 (perf record -e cpu-clock of the agent over the window's first 60 s; the top
-#        of the profile lands beside the results as OUT.perf.txt),
+#        of the profile lands beside the results as OUT.perf.txt), PERF=pods (the same over the
+#        Deployment's rollout instead, to see what a pod start costs),
 #        STORE=tmpfs (the cluster's state, etcd's data included, in /dev/shm: on this machine's
 #        disk etcd's commits bound the lease writes of 5,000 nodes, not the agent; the bench then
 #        measures the agent and the apiserver without the disk)
@@ -103,9 +104,14 @@ kubectl get nodes --no-headers | awk '{print $2}' | sort | uniq -c >"$work/nodes
 if [ "$PODS" -gt 0 ]; then
     say "Deployment of $PODS pods"
     snap p0
+    if [ "${PERF:-0}" = pods ]; then
+        perf record -q -e cpu-clock -F 999 -g -p "$agent_pid" -o "$work/perf.data" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     kubectl create deployment bench --image=registry.k8s.io/pause:3.10 --replicas="$PODS" >/dev/null
     until [ "$(kubectl get deploy bench -o jsonpath='{.status.readyReplicas}')" = "$PODS" ]; do sleep 2; done
     snap p1
+    if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" && wait "$perf_pid" || true; fi
 fi
 
 python3 - "$work" "$NODES" "$DURATION" "$hz" "$peak" "$PODS" "$t_ready" "$FIDELITY" "$w" <<'PY' | tee "$work/result.txt"

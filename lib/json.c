@@ -137,3 +137,108 @@ char *tk_json_print(const cJSON *obj)
     }
     return s;
 }
+
+/* ---- scratch trees ---- */
+
+#define SCRATCH_CHUNK ((size_t)64 << 10)
+#define SCRATCH_ALIGN ((size_t) _Alignof(max_align_t))
+
+struct scratch_chunk {
+    struct scratch_chunk *next;
+    size_t size, used;
+    _Alignas(max_align_t) char data[];
+};
+
+/* Per thread: the tests' scripted servers parse on threads of their own. */
+static _Thread_local struct {
+    struct scratch_chunk *head; /* the chunk being filled; older ones follow */
+    int parsing;                /* inside cJSON's parse: its allocations come from here */
+    int live;                   /* scratch trees not yet done */
+} scratch;
+
+static int in_scratch(const void *p)
+{
+    for (const struct scratch_chunk *c = scratch.head; c; c = c->next)
+        if ((const char *)p >= c->data && (const char *)p < c->data + c->size)
+            return 1;
+    return 0;
+}
+
+static void *hook_malloc(size_t n)
+{
+    struct scratch_chunk *c = scratch.head;
+
+    if (!scratch.parsing)
+        return malloc(n);
+    n = (n + SCRATCH_ALIGN - 1) & ~(SCRATCH_ALIGN - 1);
+    if (!c || c->size - c->used < n) {
+        size_t size = n > SCRATCH_CHUNK ? n : SCRATCH_CHUNK;
+        if (!(c = malloc(sizeof(*c) + size)))
+            return NULL; /* cJSON fails the parse */
+        c->size = size;
+        c->used = 0;
+        c->next = scratch.head;
+        scratch.head = c;
+    }
+    c->used += n;
+    return c->data + c->used - n;
+}
+
+static void hook_free(void *p)
+{
+    if (p && scratch.head && in_scratch(p))
+        return; /* dropped with the arena */
+    free(p);
+}
+
+/* Before main: cJSON's hooks are process-wide and not safe to change while another thread
+ * allocates. What cJSON allocates outside a scratch parse is malloc's and freed by free. */
+__attribute__((constructor)) static void scratch_hooks(void)
+{
+    cJSON_Hooks h = {hook_malloc, hook_free};
+    cJSON_InitHooks(&h);
+}
+
+cJSON *tk_json_scratch_parse(const char *text, size_t len, const char **end)
+{
+    cJSON *root;
+
+    scratch.parsing++;
+    root = cJSON_ParseWithLengthOpts(text, len, end, 0);
+    scratch.parsing--;
+    scratch.live++;
+    return root;
+}
+
+void tk_json_scratch_done(void)
+{
+    struct scratch_chunk *keep = NULL, *c, *next;
+
+    if (scratch.live > 0)
+        scratch.live--;
+    if (scratch.live)
+        return;
+    /* one chunk of the usual size stays, so the next event mallocs nothing; what a large
+     * event grew goes back */
+    for (c = scratch.head; c; c = next) {
+        next = c->next;
+        if (!keep && c->size == SCRATCH_CHUNK) {
+            keep = c;
+            continue;
+        }
+        free(c);
+    }
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+    }
+    scratch.head = keep;
+}
+
+size_t tk_json_scratch_bytes(void)
+{
+    size_t n = 0;
+    for (const struct scratch_chunk *c = scratch.head; c; c = c->next)
+        n += c->size;
+    return n;
+}

@@ -48,4 +48,22 @@ const cJSON *tk_json_get_arr(const cJSON *obj, const char *path);
 /* obj as compact JSON; caller frees with free(). Aborts on out-of-memory, never NULL. */
 char *tk_json_print(const cJSON *obj);
 
+/* ---- scratch trees ----
+ * A watch event is parsed, read for a few fields and dropped: cJSON's one malloc per value
+ * and string (and as many frees) was most of that work. Scratch trees come from a bump arena
+ * of the calling thread instead, and are dropped all at once.
+ *
+ * tk_json_scratch_parse parses len bytes as cJSON_ParseWithLengthOpts does (*end set as it
+ * sets it; NULL on bad JSON, with cJSON_GetErrorPtr). The tree is valid until the matching
+ * tk_json_scratch_done; it must not be cJSON_Delete'd, nor any part of it kept, moved into
+ * another tree or freed. Parses may nest (a callback of one may parse another); the arena is
+ * reset when the outermost is done, and then shrinks back to one chunk when an event grew it.
+ * cJSON allocations outside a scratch parse go to malloc as before (the hooks cJSON is given
+ * forward to malloc and free, and free ignores memory of the arena). */
+cJSON *tk_json_scratch_parse(const char *text, size_t len, const char **end);
+void tk_json_scratch_done(void);
+
+/* Bytes the calling thread's arena holds now (tests). */
+size_t tk_json_scratch_bytes(void);
+
 #endif

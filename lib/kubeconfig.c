@@ -378,7 +378,7 @@ static int str_field(struct loader *l, const struct tk_yaml_node *map, const cha
     *out = NULL;
     if (!v || v->kind == TK_YAML_NULL)
         return 0;
-    snprintf(what, sizeof(what), "%s.%s", prefix, key);
+    snprintf(what, sizeof(what), "%.100s.%.50s", prefix, key);
     if (tk_yaml_to_str(l->doc, v, what, out, l->err))
         return TK_EINVAL;
     if (!**out)

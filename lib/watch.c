@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "json.h"
+
 #define DEFAULT_MAX_BYTES ((size_t)16 << 20)
 /* Events that arrive whole in one chunk are parsed in place; the buffer only holds events
  * split across chunks. Beyond this size it is given back after use, so thousands of idle
@@ -84,14 +86,12 @@ static int emit(struct tk_watch_parser *p, const char *js, size_t n, size_t at,
                 tk_watch_parser_fn cb, void *ud, struct tk_err *err)
 {
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(js, n, &end, 0);
+    cJSON *root = tk_json_scratch_parse(js, n, &end);
     enum tk_watch_type type;
     int rc = 0;
 
-    if (root && end != js + n) {
-        cJSON_Delete(root);
+    if (root && end != js + n)
         root = NULL;
-    }
     if (!root) {
         const char *ep = cJSON_GetErrorPtr();
         if (ep && ep >= js && ep <= js + n)
@@ -120,7 +120,7 @@ static int emit(struct tk_watch_parser *p, const char *js, size_t n, size_t at,
         tk_buf_reset(&p->buf);
     rc = cb(type, obj, ud);
 out:
-    cJSON_Delete(root);
+    tk_json_scratch_done();
     return rc;
 }
 

@@ -1887,7 +1887,7 @@ static int parse_ramp(struct ctx *c, const struct tk_yaml_node *node, struct tk_
         char what[32];
         snprintf(what, sizeof(what), "ramp.%s", vk[k]);
         if (rf->is_int) {
-            int64_t x;
+            int64_t x = 0;
             if (int_value(c, val(&s, vk[k]), what, k == 1 ? 1 : (int64_t)rf->min, 100000000, &x))
                 return c->err->code;
             v[k] = (double)x;

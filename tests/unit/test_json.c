@@ -144,7 +144,10 @@ TK_TEST(json_scratch_nested_and_copies_outlive)
     made = cJSON_CreateObject();
     cJSON_AddStringToObject(made, "k", "v");
     tk_json_scratch_done(); /* inner */
+    /* had that reset the arena, this tree would be laid over the outer one */
+    CHECK(tk_json_scratch_parse("{\"name\":\"YYYYY\"}", 16, NULL));
     CHECK_STR(tk_json_get_str(outer, "name"), "outer");
+    tk_json_scratch_done();
     tk_json_scratch_done();                                         /* outer: the arena resets */
     CHECK(tk_json_scratch_parse("{\"name\":\"XXXXX\"}", 16, NULL)); /* over the old trees */
     tk_json_scratch_done();

@@ -906,6 +906,15 @@ static int on_frame(const struct tk_h2_frame *f, const uint8_t *p, void *ud)
                 return conn_error(c, E_FLOW_CONTROL, "HTTP/2 bad connection WINDOW_UPDATE");
             c->send_window += inc;
         } else if ((r = stream_find(c, f->stream))) {
+            /* RFC 9113 §6.9: a zero increment is a stream PROTOCOL_ERROR, a window pushed
+             * past 2^31-1 a stream FLOW_CONTROL_ERROR; the connection lives on */
+            if (inc == 0 || r->send_window + inc > 0x7fffffff) {
+                put_rst(c, r->id, inc == 0 ? E_PROTOCOL : E_FLOW_CONTROL);
+                complete(r, TK_ENET, 0,
+                         inc == 0 ? "HTTP/2 WINDOW_UPDATE of 0 on a stream"
+                                  : "HTTP/2 stream window over 2^31-1");
+                return 0;
+            }
             r->send_window += inc;
         }
         kick(c->h);

@@ -1364,6 +1364,7 @@ TK_TEST(h2_send_flow_control_connection_window)
  * the stream; then a headers-only 204 and a request whose header block needs CONTINUATION. */
 static void sc_stream_errors(struct sconn *c)
 {
+    static const uint8_t zero[4] = {0, 0, 0, 0}, max[4] = {0x7f, 0xff, 0xff, 0xff};
     uint32_t id;
 
     srv_settings(c, 0, 0);
@@ -1373,6 +1374,12 @@ static void sc_stream_errors(struct sconn *c)
     if (srv_wait_frame(c, TK_H2_RST_STREAM, id) || !(id = srv_wait_request(c)))
         return;
     srv_reply_headers(c, id, "103", NULL, 1);
+    if (srv_wait_frame(c, TK_H2_RST_STREAM, id) || !(id = srv_wait_request(c)))
+        return;
+    srv_send(c, TK_H2_WINDOW_UPDATE, 0, id, zero, 4); /* an increment of 0 */
+    if (srv_wait_frame(c, TK_H2_RST_STREAM, id) || !(id = srv_wait_request(c)))
+        return;
+    srv_send(c, TK_H2_WINDOW_UPDATE, 0, id, max, 4); /* 65535 + 2^31-1: past the limit */
     if (srv_wait_frame(c, TK_H2_RST_STREAM, id) || !(id = srv_wait_request(c)))
         return;
     srv_reply_headers(c, id, "204", NULL, 1);
@@ -1400,6 +1407,15 @@ TK_TEST(h2_stream_protocol_errors)
     CHECK_INT(a.req.err, TK_ENET);
     CHECK_CONTAINS(a.req.errmsg, "without a valid :status");
     CHECK_INT(wait_log(loop, s, "RST stream=3 code=1", 1), 0);
+    /* stream WINDOW_UPDATEs of 0 and past 2^31-1 end that stream, not the connection */
+    CHECK_INT(roundtrip(loop, h, &a, "GET", "/window-zero", NULL), 0);
+    CHECK_INT(a.req.err, TK_ENET);
+    CHECK_CONTAINS(a.req.errmsg, "WINDOW_UPDATE of 0");
+    CHECK_INT(wait_log(loop, s, "RST stream=5 code=1", 1), 0);
+    CHECK_INT(roundtrip(loop, h, &a, "GET", "/window-overflow", NULL), 0);
+    CHECK_INT(a.req.err, TK_ENET);
+    CHECK_CONTAINS(a.req.errmsg, "window over 2^31-1");
+    CHECK_INT(wait_log(loop, s, "RST stream=7 code=3", 1), 0); /* FLOW_CONTROL_ERROR */
     CHECK_INT(roundtrip(loop, h, &a, "DELETE", "/x", NULL), 0);
     CHECK_INT(a.req.err, 0);
     CHECK_INT(a.req.status, 204);
@@ -1417,7 +1433,7 @@ TK_TEST(h2_stream_protocol_errors)
     CHECK_INT(wait_calls(loop, &a, 1), 0);
     CHECK_INT(a.req.err, 0);
     CHECK_STR(a.body.data, "conn=0 /big-headers");
-    r = srv_find(s, "REQ conn=0 stream=7\n", 0);
+    r = srv_find(s, "REQ conn=0 stream=11\n", 0);
     CHECK_CONTAINS(r, "\nx-big: Bbbbb");
     CHECK(r && strstr(r, "\nx-big: ") && strcspn(strstr(r, "\nx-big: ") + 8, "\n") == 20000);
     free(r);

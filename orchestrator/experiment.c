@@ -244,13 +244,21 @@ static const struct schema placement_schema[] = {
     {NULL, EK_FIXED, NULL},
 };
 static const struct schema cp_schema[] = {
-    {"provider", EK_SCALAR, NULL},           {"kubeconfig", EK_SCALAR, NULL},
-    {"etcdMetrics", EK_SCALAR, NULL},        {"etcdCA", EK_SCALAR, NULL},
-    {"etcdCert", EK_SCALAR, NULL},           {"etcdKey", EK_SCALAR, NULL},
-    {"kubernetesVersion", EK_SCALAR, NULL},  {"datastore", EK_SCALAR, NULL},
-    {"etcdMembers", EK_SCALAR, NULL},        {"hosts", EK_MAP_LIST, host_schema},
-    {"placement", EK_MAP, placement_schema}, {"latency", EK_SCALAR, NULL},
-    {"apiserverArgs", EK_SCALAR_LIST, NULL}, {NULL, EK_FIXED, NULL},
+    {"provider", EK_SCALAR, NULL},
+    {"kubeconfig", EK_SCALAR, NULL},
+    {"bootstrapKubeconfig", EK_SCALAR, NULL},
+    {"etcdMetrics", EK_SCALAR, NULL},
+    {"etcdCA", EK_SCALAR, NULL},
+    {"etcdCert", EK_SCALAR, NULL},
+    {"etcdKey", EK_SCALAR, NULL},
+    {"kubernetesVersion", EK_SCALAR, NULL},
+    {"datastore", EK_SCALAR, NULL},
+    {"etcdMembers", EK_SCALAR, NULL},
+    {"hosts", EK_MAP_LIST, host_schema},
+    {"placement", EK_MAP, placement_schema},
+    {"latency", EK_SCALAR, NULL},
+    {"apiserverArgs", EK_SCALAR_LIST, NULL},
+    {NULL, EK_FIXED, NULL},
 };
 static const struct schema root_schema[] = {
     {"name", EK_FIXED, NULL},
@@ -708,6 +716,7 @@ struct marks {
     const struct tk_yaml_node *fidelity;    /* agents.fidelity's value */
     /* the values of the kubeconfig provider's files, for "cannot read" */
     const struct tk_yaml_node *kubeconfig, *etcd_metrics, *etcd_ca, *etcd_cert, *etcd_key;
+    const struct tk_yaml_node *bootstrap_kubeconfig;
 };
 
 static const char *const apiserver_reserved[] = {
@@ -828,15 +837,26 @@ static int check_metrics_url(struct ctx *c, const struct tk_yaml_node *at, const
 static int parse_control_plane(struct ctx *c, const struct tk_yaml_node *node,
                                struct tk_cell_params *p, struct marks *m)
 {
-    static const char *const keys[] = {
-        "provider",  "kubeconfig",        "etcdMetrics",   "etcdCA",      "etcdCert",
-        "etcdKey",   "kubernetesVersion", "datastore",     "etcdMembers", "hosts",
-        "placement", "latency",           "apiserverArgs", NULL};
+    static const char *const keys[] = {"provider",
+                                       "kubeconfig",
+                                       "bootstrapKubeconfig",
+                                       "etcdMetrics",
+                                       "etcdCA",
+                                       "etcdCert",
+                                       "etcdKey",
+                                       "kubernetesVersion",
+                                       "datastore",
+                                       "etcdMembers",
+                                       "hosts",
+                                       "placement",
+                                       "latency",
+                                       "apiserverArgs",
+                                       NULL};
     static const char *const local_only[] = {
         "kubernetesVersion", "datastore", "etcdMembers",   "hosts",
         "placement",         "latency",   "apiserverArgs", NULL};
-    static const char *const remote_only[] = {"kubeconfig", "etcdMetrics", "etcdCA",
-                                              "etcdCert",   "etcdKey",     NULL};
+    static const char *const remote_only[] = {
+        "kubeconfig", "bootstrapKubeconfig", "etcdMetrics", "etcdCA", "etcdCert", "etcdKey", NULL};
     struct pctx s;
     int v;
     int64_t members = 1;
@@ -859,6 +879,7 @@ static int parse_control_plane(struct ctx *c, const struct tk_yaml_node *node,
     for (const char *const *k = remote_only; *k && !m->remote_only; k++)
         m->remote_only = val(&s, *k) ? key_node(s.map, *k) : NULL;
     if (get_path(&s, "kubeconfig", &p->kubeconfig, &m->kubeconfig) ||
+        get_path(&s, "bootstrapKubeconfig", &p->bootstrap_kubeconfig, &m->bootstrap_kubeconfig) ||
         get_path(&s, "etcdCA", &p->etcd_ca, &m->etcd_ca) ||
         get_path(&s, "etcdCert", &p->etcd_cert, &m->etcd_cert) ||
         get_path(&s, "etcdKey", &p->etcd_key, &m->etcd_key) ||
@@ -1286,11 +1307,20 @@ static int check_remote(struct ctx *c, const struct tk_cell_params *p, const str
         readable(c, m->etcd_cert, "etcdCert", p->etcd_cert) ||
         readable(c, m->etcd_key, "etcdKey", p->etcd_key))
         return c->err->code;
-    if (p->fidelity == TK_EXP_KUBELET)
+    if (readable(c, m->bootstrap_kubeconfig, "bootstrapKubeconfig", p->bootstrap_kubeconfig))
+        return c->err->code;
+    if (p->fidelity == TK_EXP_KUBELET && !p->bootstrap_kubeconfig)
         return tk_yaml_err(c->err, c->doc, m->fidelity,
-                           "agents.fidelity kubelet mints node certificates from the cluster's "
-                           "CA key, which provider kubeconfig lacks (and run passes the agents "
-                           "no bootstrap token): use fidelity lite");
+                           "agents.fidelity kubelet against provider kubeconfig needs "
+                           "controlPlane.bootstrapKubeconfig (a kubeconfig with the server, its "
+                           "CA and a bootstrap token, so each node gets its own certificate by "
+                           "TLS bootstrap; the cluster's CA key is not ours), or use fidelity "
+                           "lite");
+    if (p->fidelity != TK_EXP_KUBELET && p->bootstrap_kubeconfig)
+        return tk_yaml_err(c->err, c->doc, m->bootstrap_kubeconfig,
+                           "controlPlane.bootstrapKubeconfig gives node identities to "
+                           "agents.fidelity kubelet; this cell's agents are lite (one shared "
+                           "identity, the kubeconfig's): drop it or set fidelity kubelet");
     return 0;
 }
 
@@ -1420,7 +1450,8 @@ static cJSON *params_json(const struct tk_cell_params *p, int repeat)
     if (p->provider == TK_EXP_PROVIDER_KUBECONFIG) {
         add_str(cp, "kubeconfig", p->kubeconfig ? p->kubeconfig : "");
         /* optional, and absent when not given (no etcd scraped; no TLS files) */
-        const char *opt[][2] = {{"etcdMetrics", p->etcd_metrics},
+        const char *opt[][2] = {{"bootstrapKubeconfig", p->bootstrap_kubeconfig},
+                                {"etcdMetrics", p->etcd_metrics},
                                 {"etcdCA", p->etcd_ca},
                                 {"etcdCert", p->etcd_cert},
                                 {"etcdKey", p->etcd_key}};
@@ -1593,6 +1624,7 @@ struct pathinfo {
 static const struct pathinfo known_paths[] = {
     {"controlPlane.provider", VT_ENUM, provider_names},
     {"controlPlane.kubeconfig", VT_STR, NULL},
+    {"controlPlane.bootstrapKubeconfig", VT_STR, NULL},
     {"controlPlane.etcdMetrics", VT_STR, NULL},
     {"controlPlane.etcdCA", VT_STR, NULL},
     {"controlPlane.etcdCert", VT_STR, NULL},

@@ -68,10 +68,13 @@ struct tk_exp_host {
 struct tk_cell_params {
     /* controlPlane */
     enum tk_exp_provider provider;
-    const char *kubeconfig;   /* provider kubeconfig: the file (relative paths resolved
-                                 against the experiment file's directory, a leading ~/
-                                 against $HOME), NULL = $KUBECONFIG, else ~/.kube/config */
-    const char *etcd_metrics; /* provider kubeconfig: etcd's /metrics URL, NULL = none */
+    const char *kubeconfig;           /* provider kubeconfig: the file (relative paths resolved
+                                         against the experiment file's directory, a leading ~/
+                                         against $HOME), NULL = $KUBECONFIG, else ~/.kube/config */
+    const char *bootstrap_kubeconfig; /* provider kubeconfig, fidelity kubelet: server, CA and a
+                                         bootstrap token the agents' nodes obtain their
+                                         certificates with (resolved likewise); else NULL */
+    const char *etcd_metrics;         /* provider kubeconfig: etcd's /metrics URL, NULL = none */
     const char *etcd_ca, *etcd_cert, *etcd_key; /* ... and its TLS files (resolved likewise),
                                                    each NULL when not given */
     const char *kubernetes_version;             /* "v1.36.3" */

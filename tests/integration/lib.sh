@@ -66,6 +66,44 @@ check_nothing_left() {
     check "no cgroup left" test -z "$(cgroups_left "$name")"
 }
 
+# TLS bootstrap as kubeadm sets it up: a bootstrap token (`kubeadm token create`), and the RBAC
+# for it: every bootstrapper may create CSRs, GROUP's are auto-approved, and nodes may renew
+# their own (selfnodeclient). Each prints YAML for kubectl apply.
+it_bootstrap_token() { # ID SECRET GROUP
+    cat <<EOF
+apiVersion: v1
+kind: Secret
+metadata: {name: bootstrap-token-$1, namespace: kube-system}
+type: bootstrap.kubernetes.io/token
+stringData: {token-id: $1, token-secret: $2, usage-bootstrap-authentication: "true", auth-extra-groups: "$3"}
+---
+EOF
+}
+it_bootstrap_binding() { # NAME CLUSTERROLE GROUP
+    cat <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "$1"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "$2"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "$3"}]
+---
+EOF
+}
+it_bootstrap_rbac() { # AUTO-APPROVED-GROUP
+    it_bootstrap_binding turbokube:kubelet-bootstrap system:node-bootstrapper system:bootstrappers
+    it_bootstrap_binding turbokube:node-autoapprove-bootstrap \
+        system:certificates.k8s.io:certificatesigningrequests:nodeclient "$1"
+    it_bootstrap_binding turbokube:node-autoapprove-certificate-rotation \
+        system:certificates.k8s.io:certificatesigningrequests:selfnodeclient system:nodes
+}
+# A bootstrap kubeconfig: the server, its CA and the token, nothing else.
+it_bootstrap_kubeconfig() { # FILE SERVER CA TOKEN
+    kubectl config --kubeconfig "$1" set-cluster c --server "$2" --certificate-authority "$3" --embed-certs >/dev/null
+    kubectl config --kubeconfig "$1" set-credentials bootstrap --token "$4" >/dev/null
+    kubectl config --kubeconfig "$1" set-context c --cluster c --user bootstrap >/dev/null
+    kubectl config --kubeconfig "$1" use-context c >/dev/null
+}
+
 it_finish() {
     echo "$((it_checks - it_failed)) passed, $it_failed failed"
     [ "$it_failed" -eq 0 ]

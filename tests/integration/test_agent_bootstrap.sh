@@ -15,47 +15,16 @@ ca=$TURBOKUBE_CLUSTER_DIR/pki/ca.crt
 d=$TURBOKUBE_HOME/bs
 mkdir -p "$d"
 
-# Two bootstrap tokens, as `kubeadm token create` makes them; the RBAC kubeadm creates for TLS
-# bootstrap: every bootstrapper may create CSRs, the turbokube group's are auto-approved, and
-# nodes may renew their own (selfnodeclient). The "manual" token's CSRs wait for an admin.
-token_secret() { # ID SECRET GROUP
-    cat <<EOF
-apiVersion: v1
-kind: Secret
-metadata: {name: bootstrap-token-$1, namespace: kube-system}
-type: bootstrap.kubernetes.io/token
-stringData: {token-id: $1, token-secret: $2, usage-bootstrap-authentication: "true", auth-extra-groups: "$3"}
----
-EOF
-}
-binding() { # NAME CLUSTERROLE GROUP
-    cat <<EOF
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "$1"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "$2"}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "$3"}]
----
-EOF
-}
+# Two bootstrap tokens; the "manual" token's CSRs wait for an admin (lib.sh: it_bootstrap_*).
 {
-    token_secret tkbs01 0123456789abcdef system:bootstrappers:turbokube
-    token_secret tkbs02 fedcba9876543210 system:bootstrappers:manual
-    binding turbokube:kubelet-bootstrap system:node-bootstrapper system:bootstrappers
-    binding turbokube:node-autoapprove-bootstrap \
-        system:certificates.k8s.io:certificatesigningrequests:nodeclient system:bootstrappers:turbokube
-    binding turbokube:node-autoapprove-certificate-rotation \
-        system:certificates.k8s.io:certificatesigningrequests:selfnodeclient system:nodes
+    it_bootstrap_token tkbs01 0123456789abcdef system:bootstrappers:turbokube
+    it_bootstrap_token tkbs02 fedcba9876543210 system:bootstrappers:manual
+    it_bootstrap_rbac system:bootstrappers:turbokube
 } >"$d/rbac.yaml"
 check "bootstrap tokens and TLS bootstrap RBAC created" kubectl apply -f "$d/rbac.yaml" -o name
 
 # A bootstrap kubeconfig holds the server, its CA and the token: nothing else.
-bs_kubeconfig() { # FILE TOKEN
-    kubectl config --kubeconfig "$1" set-cluster c --server "$server" --certificate-authority "$ca" --embed-certs >/dev/null
-    kubectl config --kubeconfig "$1" set-credentials bootstrap --token "$2" >/dev/null
-    kubectl config --kubeconfig "$1" set-context c --cluster c --user bootstrap >/dev/null
-    kubectl config --kubeconfig "$1" use-context c >/dev/null
-}
+bs_kubeconfig() { it_bootstrap_kubeconfig "$1" "$server" "$ca" "$2"; }
 bs_kubeconfig "$d/good.kubeconfig" tkbs01.0123456789abcdef
 bs_kubeconfig "$d/manual.kubeconfig" tkbs02.fedcba9876543210
 bs_kubeconfig "$d/bad.kubeconfig" tkbs01.ffffffffffffffff

@@ -4,7 +4,8 @@
 # its admin kubeconfig, runs the agents here, scrapes the apiserver through the kubeconfig and
 # etcd at controlPlane.etcdMetrics, records what it cannot measure, and afterwards the cluster
 # is still up with nothing of the run left in it: after a clean run (resumed after a SIGKILL,
-# whose leftovers it clears first) and after a SIGTERM mid-load. Bad input: an
+# whose leftovers it clears first), with kubelet-fidelity nodes that get their identities by TLS
+# bootstrap, and after a SIGTERM mid-load. Bad input: an
 # unreachable and an invalid kubeconfig, and a namespace in the load's way, fail their cells
 # early with the reason, touching nothing.
 source "$(dirname "$0")/lib.sh"
@@ -103,6 +104,37 @@ check "its apiserver is ready" test "$(kubectl get --raw /readyz)" = ok
 check "no process of the cell left" test -z "$(marked_pids "$cdir")"
 check "the cell's marker directory is gone" test ! -e "$cdir"
 check "turbokube results shows the cell" bash -c "'$TK' results --db '$db' show '$id' | grep -q '$id'"
+
+# fidelity kubelet against a cluster it did not create: no CA key, so each node obtains its
+# identity by TLS bootstrap with controlPlane.bootstrapKubeconfig's token
+{
+    it_bootstrap_token tkrun1 0123456789abcdef system:bootstrappers:turbokube
+    it_bootstrap_rbac system:bootstrappers:turbokube
+} >"$work/bs-rbac.yaml"
+kubectl apply -f "$work/bs-rbac.yaml" >/dev/null
+it_bootstrap_kubeconfig "$work/bootstrap.kubeconfig" \
+    "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')" \
+    "$sdir/pki/ca.crt" tkrun1.0123456789abcdef
+sed -e 's/^  nodes: 16$/  nodes: 4/' -e 's/^  nodesPerAgent: 8$/  fidelity: kubelet/' \
+    -e 's/^  kubeconfig: kubeconfig .*/  kubeconfig: kubeconfig\n  bootstrapKubeconfig: bootstrap.kubeconfig/' \
+    -e 's/^name: it-prov$/name: it-prov-kubelet/' "$work/prov.yaml" >"$work/kubelet.yaml"
+kid=$("$TK" plan --output json "$work/kubelet.yaml" | jq -r '.cells[0].id')
+it_clusters+=("tk-$kid")
+set +e
+"$TK" run --db "$db" "$work/kubelet.yaml" >"$work/kubelet.out" 2>"$work/kubelet.err"
+rc=$?
+set -e
+grep -v "^cell 1/1" "$work/kubelet.err" | tail -4
+check "kubelet fidelity by bootstrap token: run exits 0" test "$rc" -eq 0
+check "... the cell is complete" test "$(q "SELECT status FROM cells WHERE cell_id='$kid'")" = complete
+check "... its parameters name the bootstrap kubeconfig" \
+    test "$(q "SELECT json_extract(params,'\$.controlPlane.bootstrapKubeconfig') || ' ' || json_extract(params,'\$.agents.fidelity') FROM cells WHERE cell_id='$kid'")" = "$work/bootstrap.kubeconfig kubelet"
+csrs=$(kubectl get csr -o json | jq '[.items[] | select(.spec.username == "system:bootstrap:tkrun1" and .spec.signerName == "kubernetes.io/kube-apiserver-client-kubelet" and .status.certificate != null)] | length')
+check "... each of the 4 nodes got its certificate by a CSR the token sent ($csrs)" test "$csrs" -ge 4
+check "... the pods ran: Ready p99 recorded" \
+    test "$(q "SELECT p99 > 0 FROM pod_latency p JOIN cells c ON c.id=p.cell WHERE c.cell_id='$kid' AND condition='Ready'")" = 1
+check "... and nothing of it is left in the cluster (the sweep deleted the nodes)" test "$(leftovers)" = "$clean"
+kubectl delete -f "$work/bs-rbac.yaml" >/dev/null
 
 # SIGTERM while kube-burner runs: its namespace is deleted by turbokube, the agents' nodes too
 sed 's/podsPerNode: 5, qps: 20/podsPerNode: 10, qps: 4/' "$work/prov.yaml" >"$work/slow.yaml"

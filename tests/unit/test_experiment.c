@@ -552,8 +552,8 @@ TK_TEST(kubeconfig_provider)
         tk_experiment_free(e);
     }
     /* ... and the kubeconfig provider's keys on a local control plane */
-    static const char *const remote_only[] = {"kubeconfig", "etcdMetrics", "etcdCA", "etcdCert",
-                                              "etcdKey"};
+    static const char *const remote_only[] = {
+        "kubeconfig", "bootstrapKubeconfig", "etcdMetrics", "etcdCA", "etcdCert", "etcdKey"};
     for (size_t i = 0; i < sizeof(remote_only) / sizeof(remote_only[0]); i++) {
         snprintf(text, sizeof(text), "name: k\ncontrolPlane: {%s: 'http://x/metrics'}\n",
                  remote_only[i]);
@@ -563,6 +563,47 @@ TK_TEST(kubeconfig_provider)
         snprintf(want, sizeof(want), "controlPlane.%s applies to provider kubeconfig only",
                  remote_only[i]);
         CHECK_CONTAINS(err.msg, want);
+        tk_experiment_free(e);
+    }
+    /* fidelity kubelet: node identities by TLS bootstrap, with bootstrapKubeconfig only */
+    char bs[320];
+    snprintf(bs, sizeof(bs), "%s/bootstrap.conf", dir);
+    touch(bs);
+    e = load_in(dir,
+                "name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf, "
+                "bootstrapKubeconfig: bootstrap.conf}\nagents: {fidelity: kubelet}\n",
+                &err);
+    if (!e)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK_STR(e->cells[0].p.bootstrap_kubeconfig, bs);
+        CHECK_STR(param(&e->cells[0], "controlPlane.bootstrapKubeconfig"), bs);
+    }
+    tk_experiment_free(e);
+    e = load_in(dir, "name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf}\n",
+                &err);
+    CHECK(e && param(&e->cells[0], "controlPlane.bootstrapKubeconfig") == NULL);
+    tk_experiment_free(e);
+    static const struct {
+        const char *yaml, *want;
+    } bscases[] = {
+        {"name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf}\n"
+         "agents: {fidelity: kubelet}\n",
+         "3:20: agents.fidelity kubelet against provider kubeconfig needs "
+         "controlPlane.bootstrapKubeconfig"},
+        {"name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf, "
+         "bootstrapKubeconfig: bootstrap.conf}\n",
+         "2:82: controlPlane.bootstrapKubeconfig gives node identities to agents.fidelity "
+         "kubelet; this cell's agents are lite"},
+        {"name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf, "
+         "bootstrapKubeconfig: nope.conf}\nagents: {fidelity: kubelet}\n",
+         "controlPlane.bootstrapKubeconfig: cannot read"},
+    };
+    for (size_t i = 0; i < sizeof(bscases) / sizeof(bscases[0]); i++) {
+        e = load_in(dir, bscases[i].yaml, &err);
+        CHECK(e == NULL);
+        CHECK_CONTAINS(err.msg, bscases[i].want);
         tk_experiment_free(e);
     }
     /* a mixed matrix: the local alternative keeps its sizes, the kubeconfig one has none */

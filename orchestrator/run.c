@@ -1353,9 +1353,9 @@ static int phase_agents(struct cell *c)
         size_t n = 0;
         argv[n++] = c->r->agent_bin;
         if (p->bootstrap_kubeconfig) {
-            /* provider kubeconfig, kubelet mode: each node's identity by TLS bootstrap. A
-             * node may not delete itself, so no --cleanup: the sweep after the cell deletes
-             * the nodes and leases through the run's own kubeconfig */
+            /* provider kubeconfig, kubelet mode: each node's identity by TLS bootstrap.
+             * Neither the token nor a node's identity may delete Nodes, so no --cleanup: the
+             * sweep after the cell deletes nodes and leases through the run's kubeconfig */
             argv[n++] = "--bootstrap-kubeconfig";
             argv[n++] = p->bootstrap_kubeconfig;
         } else {

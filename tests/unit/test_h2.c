@@ -15,13 +15,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "buf.h"
 #include "err.h"
 #include "h2.h"
 #include "hpack.h"
 #include "log.h"
 #include "loop.h"
+#include "pki.h"
 #include "tktest.h"
+#include "tktest_pki.h"
+#include "tktest_tmp.h"
 
 #define MS (int64_t)1000000
 
@@ -255,6 +260,7 @@ struct srv;
 struct sconn {
     struct srv *s;
     int fd, idx;
+    SSL *ssl; /* a TLS server's (srv_start_tls), else NULL */
     struct tk_hpack_dec dec;
     struct tk_buf hblock;
     uint32_t hblock_stream;
@@ -275,6 +281,7 @@ struct srv {
     int nlog;
     int fds[SCONNS];
     int nfds;
+    SSL_CTX *ctx; /* srv_start_tls: the serving certificate, ALPN h2 or none */
 };
 
 static void srv_log(struct srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -330,11 +337,11 @@ static int srv_recv(struct sconn *c, void *p, size_t n, int timeout_ms)
         struct pollfd pf = {c->fd, POLLIN, 0};
         if (atomic_load(&c->s->stop) || waited >= timeout_ms)
             return -1;
-        if (poll(&pf, 1, 20) == 0) {
+        if (!(c->ssl && SSL_pending(c->ssl)) && poll(&pf, 1, 20) == 0) {
             waited += 20;
             continue;
         }
-        ssize_t r = recv(c->fd, q, n, 0);
+        ssize_t r = c->ssl ? SSL_read(c->ssl, q, (int)n) : recv(c->fd, q, n, 0);
         if (r <= 0) {
             srv_log(c->s, "EOF");
             return -2;
@@ -353,7 +360,8 @@ static void srv_send(struct sconn *c, uint8_t type, uint8_t flags, uint32_t stre
     tk_buf_init(&b, 0);
     put_frame(&b, (uint32_t)n, type, flags, stream, p);
     for (size_t off = 0; off < b.len;) {
-        ssize_t w = send(c->fd, b.data + off, b.len - off, MSG_NOSIGNAL);
+        ssize_t w = c->ssl ? SSL_write(c->ssl, b.data + off, (int)(b.len - off))
+                           : send(c->fd, b.data + off, b.len - off, MSG_NOSIGNAL);
         if (w <= 0)
             break;
         off += (size_t)w;
@@ -600,10 +608,25 @@ static void srv_serve(struct srv *s, int fd, int idx)
     c->idx = idx;
     tk_hpack_dec_init(&c->dec, TK_HPACK_DEFAULT_TABLE);
     tk_buf_init(&c->hblock, 0);
+    if (s->ctx) {
+        const unsigned char *proto = NULL;
+        unsigned plen = 0;
+        c->ssl = SSL_new(s->ctx);
+        SSL_set_fd(c->ssl, fd);
+        if (SSL_accept(c->ssl) != 1) {
+            srv_log(s, "TLS handshake failed on connection %d", idx);
+            goto out;
+        }
+        SSL_get0_alpn_selected(c->ssl, &proto, &plen);
+        srv_log(s, "TLS ALPN '%.*s'", (int)plen, (const char *)proto);
+    }
     if (srv_recv(c, got, sizeof(got), 5000) || memcmp(got, preface, sizeof(got)))
         srv_log(s, "NOTE no client preface on connection %d", idx);
     else
         s->script(c);
+out:
+    if (c->ssl)
+        SSL_free(c->ssl);
     sconn_release(c);
     free(c);
 }
@@ -633,12 +656,27 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
-static struct srv *srv_start(srv_script script)
+static int alpn_h2(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    for (unsigned i = 0; i < inlen; i += 1u + in[i])
+        if (in[i] == 2 && i + 3 <= inlen && !memcmp(in + i + 1, "h2", 2)) {
+            *out = in + i + 1;
+            *outlen = 2;
+            return SSL_TLSEXT_ERR_OK;
+        }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static struct srv *srv_start_ctx(srv_script script, SSL_CTX *ctx)
 {
     struct srv *s = tk_xcalloc(1, sizeof(*s));
     struct sockaddr_in a;
     socklen_t alen = sizeof(a);
 
+    s->ctx = ctx;
     s->script = script;
     pthread_mutex_init(&s->mu, NULL);
     s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -651,6 +689,27 @@ static struct srv *srv_start(srv_script script)
     s->port = ntohs(a.sin_port);
     pthread_create(&s->thr, NULL, srv_main, s);
     return s;
+}
+
+static struct srv *srv_start(srv_script script)
+{
+    return srv_start_ctx(script, NULL);
+}
+
+/* The same server over TLS with the test PKI's serving certificate; alpn: select h2 when the
+ * client offers it, else agree to no protocol (as an HTTP/1.1-only server does). */
+static struct srv *srv_start_tls(srv_script script, int alpn)
+{
+    struct pkiset k;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    pki_once(&k);
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, k.srv_crt) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, k.srv_key, SSL_FILETYPE_PEM) != 1)
+        abort();
+    if (alpn)
+        SSL_CTX_set_alpn_select_cb(ctx, alpn_h2, NULL);
+    return srv_start_ctx(script, ctx);
 }
 
 /* Stops the server; returns its notes ("" when the client kept to the protocol). Caller
@@ -670,6 +729,8 @@ static char *srv_stop(struct srv *s)
         free(s->log[i]);
     }
     pthread_mutex_destroy(&s->mu);
+    if (s->ctx)
+        SSL_CTX_free(s->ctx);
     free(s);
     return tk_buf_detach(&notes);
 }
@@ -1806,6 +1867,96 @@ TK_TEST(h2_server_must_start_with_settings)
     call_release(&a);
 }
 
+/* ---- over TLS: the scripted server behind the test PKI's serving certificate ---- */
+
+static void sc_tls(struct sconn *c)
+{
+    uint32_t id;
+
+    srv_settings(c, 0, 0);
+    while ((id = srv_wait_request(c)))
+        srv_echo(c, id);
+}
+
+static struct tk_h2 *tls_client(struct tk_loop *loop, int port, const char *ca_pem)
+{
+    struct tk_h2_opts o;
+    struct tk_err err = {0};
+    char p[16];
+    struct tk_h2 *h;
+
+    snprintf(p, sizeof(p), "%d", port);
+    memset(&o, 0, sizeof(o));
+    o.host = "127.0.0.1";
+    o.port = p;
+    o.tls = 1;
+    o.ca_pem = ca_pem;
+    h = tk_h2_new(loop, &o, &err);
+    if (!h)
+        fprintf(stderr, "tk_h2_new: %s\n", err.msg);
+    return h;
+}
+
+/* Requests over TLS with ALPN h2, verified against the CA; a server that does not agree to h2
+ * and a certificate from a CA the client does not trust each fail the request, with why. */
+TK_TEST(h2_over_tls)
+{
+    struct tk_err err = {0};
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct pkiset k;
+    struct tk_h2_stats st;
+    struct call a;
+    char *notes;
+
+    pki_once(&k);
+    call_init(&a, 0);
+    struct srv *s = srv_start_tls(sc_tls, 1);
+    struct tk_h2 *h = tls_client(loop, s->port, k.ca_pem);
+    CHECK_INT(roundtrip(loop, h, &a, "GET", "/over-tls", NULL), 0);
+    CHECK_INT(a.req.err, 0);
+    CHECK_INT(a.req.status, 200);
+    CHECK_STR(a.body.data, "conn=0 /over-tls");
+    CHECK_INT(roundtrip(loop, h, &a, "POST", "/again", "{}"), 0);
+    CHECK_STR(a.body.data, "conn=0 /again"); /* the same connection */
+    CHECK_INT(srv_count(s, "TLS ALPN 'h2'"), 1);
+    tk_h2_get_stats(h, &st);
+    CHECK_INT(st.handshakes, 1);
+    tk_h2_free(h);
+    notes = srv_stop(s);
+    CHECK_STR(notes, "");
+    free(notes);
+
+    /* an HTTP/1.1-only server: TLS completes, ALPN selects nothing */
+    s = srv_start_tls(sc_tls, 0);
+    h = tls_client(loop, s->port, k.ca_pem);
+    CHECK_INT(roundtrip(loop, h, &a, "GET", "/x", NULL), 0);
+    CHECK_INT(a.req.err, TK_ENET);
+    CHECK_INT(a.req.got_bytes, 0);
+    CHECK_CONTAINS(a.req.errmsg, "did not agree to HTTP/2");
+    CHECK_INT(srv_count(s, "TLS ALPN ''"), 1);
+    tk_h2_free(h);
+    notes = srv_stop(s);
+    CHECK_CONTAINS(notes, "no client preface"); /* the client hung up after the handshake */
+    free(notes);
+
+    /* a certificate the client cannot verify: the system store does not know the test CA */
+    s = srv_start_tls(sc_tls, 1);
+    h = tls_client(loop, s->port, NULL);
+    CHECK_INT(roundtrip(loop, h, &a, "GET", "/x", NULL), 0);
+    CHECK(a.req.err != 0);
+    CHECK_INT(a.req.got_bytes, 0);
+    CHECK_CONTAINS(a.req.errmsg, "verify");
+    tk_h2_get_stats(h, &st);
+    CHECK_INT(st.handshakes, 0);
+    tk_h2_free(h);
+    CHECK_INT(wait_log(loop, s, "TLS handshake failed", 1), 0);
+    notes = srv_stop(s);
+    CHECK_STR(notes, "");
+    free(notes);
+    tk_loop_free(loop);
+    call_release(&a);
+}
+
 TK_TEST_MAIN(reader_split_at_every_offset, reader_limits_and_callback_result, reader_errors,
              h2_get_post_and_request_headers, h2_retry_after_interim_and_trailers,
              h2_peer_stream_limit, h2_deadline_of_a_queued_request, h2_deadline_while_connecting,
@@ -1814,4 +1965,4 @@ TK_TEST_MAIN(reader_split_at_every_offset, reader_limits_and_callback_result, re
              h2_stream_protocol_errors, h2_sink_pieces_and_abort, h2_body_over_cap,
              h2_deadline_and_cancel, h2_server_closes_mid_data, h2_unanswered_ping_ends_connection,
              h2_connect_refused, h2_malformed_hpack_is_a_connection_error,
-             h2_server_must_start_with_settings)
+             h2_server_must_start_with_settings, h2_over_tls)

@@ -2338,7 +2338,8 @@ int64_t tk_exp_estimate_ns(const struct tk_cell_params *p)
     if (p->provider == TK_EXP_PROVIDER_LOCAL)
         s += 20 + (p->etcd_members == 3 ? 10 : 0) +
              (p->datastore == TK_EXP_DS_KINE_POSTGRES ? 10 : 0);
-    s += 5 + (double)p->nodes / 100;
+    /* TLS bootstrap: a CSR per node, approved at ~10/s (docs/measurements.md) */
+    s += 5 + (double)p->nodes / (p->bootstrap_kubeconfig ? 10 : 100);
     load = (double)tk_exp_objects(p) / qps + (double)p->startup_b_ns / 1e9 + 5;
     if (p->churn) {
         if (p->churn_duration_ns > 0) {

@@ -196,7 +196,8 @@ int64_t tk_exp_objects(const struct tk_cell_params *p);
 /* Estimated wall time of one cell, in nanoseconds, by this model (documented in
  * experiments/README.md):
  *   bring-up   local: 20 s, + 10 s for 3 etcd members, + 10 s for kine-postgres; kubeconfig: 0
- *   nodes      5 s + nodes / 100 per second (registration and Ready)
+ *   nodes      5 s + nodes / 100 per second (registration and Ready); / 10 per second with
+ *              bootstrapKubeconfig (a CSR per node)
  *   load       objects / qps + pod startup (uniform max, lognormal p99, fixed value) + 5 s,
  *              + churn (its duration, or cycles x (2 x churned objects / qps + delay)),
  *              capped at load.timeout

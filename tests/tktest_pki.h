@@ -3,13 +3,15 @@
 
 /* A cluster PKI (lib/pki) made once per test executable in its scratch directory, for the
  * scripted TLS servers of the HTTP client tests: the CA's PEM and the apiserver's serving
- * certificate and key (SANs include 127.0.0.1). Needs tktest_tmp.h and pki.h first. */
+ * certificate and key (SANs include 127.0.0.1). */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "pki.h"
+#include "tktest_tmp.h"
 
 struct pkiset {
     char *ca_pem;

@@ -576,14 +576,20 @@ TK_TEST(kubeconfig_provider)
     if (!e)
         fprintf(stderr, "  %s\n", err.msg);
     CHECK(e != NULL);
+    int64_t with_csrs = 0;
     if (e) {
         CHECK_STR(e->cells[0].p.bootstrap_kubeconfig, bs);
         CHECK_STR(param(&e->cells[0], "controlPlane.bootstrapKubeconfig"), bs);
+        with_csrs = e->cells[0].estimate_ns;
     }
     tk_experiment_free(e);
     e = load_in(dir, "name: k\ncontrolPlane: {provider: kubeconfig, kubeconfig: kube.conf}\n",
                 &err);
     CHECK(e && param(&e->cells[0], "controlPlane.bootstrapKubeconfig") == NULL);
+    /* a CSR per node: 100 nodes at 10/s, not 100/s */
+    if (e)
+        CHECK_NEAR((double)(with_csrs - e->cells[0].estimate_ns) / 1e9, 100 / 10.0 - 100 / 100.0,
+                   1e-6);
     tk_experiment_free(e);
     static const struct {
         const char *yaml, *want;

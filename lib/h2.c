@@ -338,12 +338,18 @@ static void complete(struct tk_h2_req *r, int code, int connect_failed, const ch
     r->done(r, r->ud);
 }
 
-/* The stream ends on our side (cap, sink abort, timeout): reset it and report. */
-static void stream_abort(struct tk_h2_req *r, int code, const char *msg)
+/* The stream ends on our side: reset it with the HTTP/2 error h2code and report code, msg. */
+static void stream_reset(struct tk_h2_req *r, uint32_t h2code, int code, const char *msg)
 {
-    put_rst(r->conn, r->id, E_CANCEL);
+    put_rst(r->conn, r->id, h2code);
     kick(r->h); /* flush from the loop */
     complete(r, code, 0, msg);
+}
+
+/* ... for a reason of ours (cap, sink abort, timeout): CANCEL. */
+static void stream_abort(struct tk_h2_req *r, int code, const char *msg)
+{
+    stream_reset(r, E_CANCEL, code, msg);
 }
 
 /* Frames as much of every waiting body as the windows allow. */
@@ -909,10 +915,9 @@ static int on_frame(const struct tk_h2_frame *f, const uint8_t *p, void *ud)
             /* RFC 9113 §6.9: a zero increment is a stream PROTOCOL_ERROR, a window pushed
              * past 2^31-1 a stream FLOW_CONTROL_ERROR; the connection lives on */
             if (inc == 0 || r->send_window + inc > 0x7fffffff) {
-                put_rst(c, r->id, inc == 0 ? E_PROTOCOL : E_FLOW_CONTROL);
-                complete(r, TK_ENET, 0,
-                         inc == 0 ? "HTTP/2 WINDOW_UPDATE of 0 on a stream"
-                                  : "HTTP/2 stream window over 2^31-1");
+                stream_reset(r, inc == 0 ? E_PROTOCOL : E_FLOW_CONTROL, TK_ENET,
+                             inc == 0 ? "HTTP/2 WINDOW_UPDATE of 0 on a stream"
+                                      : "HTTP/2 stream window over 2^31-1");
                 return 0;
             }
             r->send_window += inc;

@@ -1377,7 +1377,8 @@ static void normalize(struct tk_cell_params *p)
         p->apiserver_args = NULL;
         return;
     }
-    p->kubeconfig = p->etcd_metrics = p->etcd_ca = p->etcd_cert = p->etcd_key = NULL;
+    p->kubeconfig = p->bootstrap_kubeconfig = NULL;
+    p->etcd_metrics = p->etcd_ca = p->etcd_cert = p->etcd_key = NULL;
     int map[TK_EXP_MAX_HOSTS];
     size_t n = 0;
     for (size_t h = 0; h < p->nhosts; h++) {

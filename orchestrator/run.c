@@ -1024,8 +1024,9 @@ static int remote_sweep(struct cell *c, const char *when)
         failure(c, TK_FAILURE_HARD, 0, "cleanup", (double)left.namespaces, 0, 0,
                 "%s: kube-burner namespaces of cell %s (label kube-burner.io/uuid=%s...): %s", when,
                 c->c->id, prefix, err.msg);
-    /* the agents delete their own nodes and leases (--cleanup); this is for what they could
-     * not (an agent killed, a request that failed) */
+    /* lite agents delete their own nodes and leases (--cleanup); this is for what they could
+     * not (an agent killed, a request that failed) and for kubelet-mode agents by TLS
+     * bootstrap, whose identities may not delete Nodes */
     for (size_t i = 0; i < c->nagents; i++)
         if (c->agents[i].pid > 0 && !c->agents[i].exited) {
             tk_proc_stop_group(c->agents[i].pid, 15000);
@@ -1064,6 +1065,37 @@ static void record_not_measured(struct cell *c)
         add_summary_sample(c, "not_measured", "component=\"etcd\",what=\"metrics\"", 1);
 }
 
+/* controlPlane.bootstrapKubeconfig, before any agent is given it: a kubeconfig that loads, holds
+ * a bootstrap token and names the cluster the run attached to (else the nodes would register
+ * where the teardown sweep never looks). NULL path: nothing to check. */
+static int check_bootstrap_kubeconfig(struct cell *c, const char *path)
+{
+    struct tk_kubeconfig *kc = NULL;
+    struct tk_err err = {0};
+    const char *server = tk_attach_kubeconfig(c->att)->server;
+    int rc = -1;
+
+    if (!path)
+        return 0;
+    if (tk_kubeconfig_load(&kc, path, NULL, &err))
+        failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0,
+                "controlPlane.bootstrapKubeconfig: %s", err.msg);
+    else if (!kc->token || !kc->token[0])
+        failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0,
+                "controlPlane.bootstrapKubeconfig %s has no token: it needs a bootstrap token "
+                "(<id>.<secret>, e.g. from 'kubeadm token create')",
+                path);
+    else if (strcmp(kc->server, server) != 0)
+        failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0,
+                "controlPlane.bootstrapKubeconfig %s names server %s, but the run attached to %s: "
+                "both must be the same cluster",
+                path, kc->server, server);
+    else
+        rc = 0;
+    tk_kubeconfig_free(kc);
+    return rc;
+}
+
 /* Provider kubeconfig: the cluster is there already. Attach (the kubeconfig loads, the
  * apiserver answers /version and /metrics), clear an earlier attempt's leftovers, and check
  * that nothing of someone else's stands in the way. The cell's cluster directory exists only
@@ -1093,7 +1125,8 @@ static int phase_attach(struct cell *c)
                                    &err);
     say(c->r, "cell %s: attached to %s (%s, kubeconfig %s)", c->c->id,
         tk_attach_kubeconfig(c->att)->server, tk_attach_version(c->att), path);
-    if (remote_sweep(c, "before the cell"))
+    if (check_bootstrap_kubeconfig(c, p->bootstrap_kubeconfig) ||
+        remote_sweep(c, "before the cell"))
         goto out;
     tk_err_clear(&err);
     if (tk_attach_preflight(c->att, p, &err)) {
@@ -1363,8 +1396,9 @@ static int phase_agents(struct cell *c)
             argv[n++] = c->info.kubeconfig;
         }
         if (c->att) {
-            /* provider kubeconfig: no CA to hand over (lite mode needs none); nodes labelled
-             * with the cell's run label, deleted with their leases when the agent stops */
+            /* provider kubeconfig: no CA to hand over (lite needs none, kubelet mode has its
+             * bootstrap token); nodes labelled with the cell's run label, deleted with their
+             * leases when a lite agent stops, by the sweep otherwise */
             argv[n++] = "--labels";
             argv[n++] = run_label;
             if (!p->bootstrap_kubeconfig)
@@ -1868,12 +1902,21 @@ static void copy_logs(struct cell *c)
 }
 
 /* Provider kubeconfig: the cluster stays up, and what the cell put into it goes (remote_sweep:
- * kube-burner's namespaces first, then the agents stop and delete their nodes, then whatever is
- * still there). */
+ * kube-burner's namespaces first, then the agents stop (lite ones deleting their nodes), then
+ * whatever is still there). */
 static void teardown_remote(struct cell *c)
 {
     struct tk_err err = {0};
 
+    if (c->r->o->keep && c->att && c->c->p.bootstrap_kubeconfig) {
+        say(c->r,
+            "cell %s: kept the agents and their nodes in the cluster; 'turbokube cluster down "
+            "--name %s' stops the agents, but their node identities may not delete Nodes: then "
+            "'kubectl delete nodes -l %s=%s' and their namesakes in namespace kube-node-lease "
+            "(leases) remove them",
+            c->c->id, c->cluster, RUN_LABEL, c->cluster);
+        return;
+    }
     if (c->r->o->keep && c->att) {
         say(c->r,
             "cell %s: kept the agents and their nodes in the cluster; 'turbokube cluster down "

@@ -218,4 +218,21 @@ set -e
 check "a local-only parameter (hosts) is refused before anything starts" test "$rc" -ne 0
 check "... with where and why" grep -q "hosts.yaml:2:.*controlPlane.hosts does not apply to provider kubeconfig" "$work/hosts.err"
 check "... and no experiment recorded for it" test "$(q "SELECT count(*) FROM experiments WHERE name='x'")" = 0
+# a bootstrap kubeconfig for another cluster fails the cell before any agent starts
+cat >"$work/bs-other.yaml" <<EOF
+name: it-prov-bs-other
+controlPlane: {provider: kubeconfig, kubeconfig: kubeconfig, bootstrapKubeconfig: unreachable.kubeconfig}
+agents: {nodes: 2, fidelity: kubelet}
+load: {shape: node-density, podsPerNode: 1}
+EOF
+set +e
+"$TK" run --db "$db" "$work/bs-other.yaml" >/dev/null 2>"$work/bs-other.err"
+rc=$?
+set -e
+check "a bootstrap kubeconfig of another server: the cell fails (exit 1)" test "$rc" -eq 1
+check "... at bring-up, naming both servers" \
+    matches "$(q "SELECT status || ': ' || exit_reason FROM cells c JOIN experiments e ON e.id=c.experiment WHERE e.name='it-prov-bs-other'")" \
+    "failed: bring-up: controlPlane.bootstrapKubeconfig *unreachable.kubeconfig names server https://127.0.0.1:$closed, but the run attached to https://127.0.0.1:*"
+check "... and started no agent" test "$(q "SELECT count(*) FROM usage u JOIN cells c ON c.id=u.cell JOIN experiments e ON e.id=c.experiment WHERE e.name='it-prov-bs-other' AND u.component='agents'")" = 0
+check "... nothing left in the cluster" test "$(leftovers)" = "$clean"
 it_finish

@@ -611,6 +611,9 @@ static void srv_serve(struct srv *s, int fd, int idx)
     if (s->ctx) {
         const unsigned char *proto = NULL;
         unsigned plen = 0;
+        struct timeval tv = {5, 0}; /* SSL_accept and SSL_read block: bound them */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         c->ssl = SSL_new(s->ctx);
         SSL_set_fd(c->ssl, fd);
         if (SSL_accept(c->ssl) != 1) {
@@ -745,7 +748,9 @@ static void srv_goaway(struct sconn *c, uint32_t last, uint32_t code)
 
 /* ---- client side ---- */
 
-static struct tk_h2 *client(struct tk_loop *loop, int port, int read_idle_ms, int ping_timeout_ms)
+/* A client of the scripted server: plain h2c, or TLS trusting ca_pem (NULL: the system store). */
+static struct tk_h2 *client_opts(struct tk_loop *loop, int port, int tls, const char *ca_pem,
+                                 int read_idle_ms, int ping_timeout_ms)
 {
     struct tk_h2_opts o;
     struct tk_err err = {0};
@@ -756,13 +761,19 @@ static struct tk_h2 *client(struct tk_loop *loop, int port, int read_idle_ms, in
     memset(&o, 0, sizeof(o));
     o.host = "127.0.0.1";
     o.port = p;
-    o.tls = 0;
+    o.tls = tls;
+    o.ca_pem = ca_pem;
     o.read_idle_ms = read_idle_ms;
     o.ping_timeout_ms = ping_timeout_ms;
     h = tk_h2_new(loop, &o, &err);
     if (!h)
         fprintf(stderr, "tk_h2_new: %s\n", err.msg);
     return h;
+}
+
+static struct tk_h2 *client(struct tk_loop *loop, int port, int read_idle_ms, int ping_timeout_ms)
+{
+    return client_opts(loop, port, 0, NULL, read_idle_ms, ping_timeout_ms);
 }
 
 struct call {
@@ -1880,21 +1891,7 @@ static void sc_tls(struct sconn *c)
 
 static struct tk_h2 *tls_client(struct tk_loop *loop, int port, const char *ca_pem)
 {
-    struct tk_h2_opts o;
-    struct tk_err err = {0};
-    char p[16];
-    struct tk_h2 *h;
-
-    snprintf(p, sizeof(p), "%d", port);
-    memset(&o, 0, sizeof(o));
-    o.host = "127.0.0.1";
-    o.port = p;
-    o.tls = 1;
-    o.ca_pem = ca_pem;
-    h = tk_h2_new(loop, &o, &err);
-    if (!h)
-        fprintf(stderr, "tk_h2_new: %s\n", err.msg);
-    return h;
+    return client_opts(loop, port, 1, ca_pem, 0, 0);
 }
 
 /* Requests over TLS with ALPN h2, verified against the CA; a server that does not agree to h2

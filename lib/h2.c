@@ -748,8 +748,7 @@ static int headers_done(struct h2_conn *c)
         if (s.status >= 100 && s.status < 200 && !end)
             return 0; /* informational: the real response follows */
         if (s.status < 200) {
-            put_rst(c, r->id, E_PROTOCOL);
-            complete(r, TK_ENET, 0, "HTTP/2 response without a valid :status");
+            stream_reset(r, E_PROTOCOL, TK_ENET, "HTTP/2 response without a valid :status");
             return 0;
         }
         r->status = s.status;
@@ -946,8 +945,7 @@ static int on_data(const struct tk_h2_frame *f, const char *p, size_t n, int las
         r->got_bytes = 1;
         r->progress_ns = tk_now_ns();
         if (!r->headers_done) {
-            put_rst(c, r->id, E_PROTOCOL);
-            complete(r, TK_ENET, 0, "HTTP/2 DATA before the response headers");
+            stream_reset(r, E_PROTOCOL, TK_ENET, "HTTP/2 DATA before the response headers");
             r = NULL;
         } else {
             int rc = r->sink ? r->sink(r, p, n, r->ud) : TK_H2_SINK_BUFFER;

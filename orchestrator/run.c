@@ -1908,20 +1908,18 @@ static void teardown_remote(struct cell *c)
 {
     struct tk_err err = {0};
 
-    if (c->r->o->keep && c->att && c->c->p.bootstrap_kubeconfig) {
-        say(c->r,
-            "cell %s: kept the agents and their nodes in the cluster; 'turbokube cluster down "
-            "--name %s' stops the agents, but their node identities may not delete Nodes: then "
-            "'kubectl delete nodes -l %s=%s' and their namesakes in namespace kube-node-lease "
-            "(leases) remove them",
-            c->c->id, c->cluster, RUN_LABEL, c->cluster);
-        return;
-    }
     if (c->r->o->keep && c->att) {
+        char how[256] = ", which delete their nodes and leases";
+        if (c->c->p.bootstrap_kubeconfig) /* no --cleanup: see phase_agents */
+            snprintf(how, sizeof(how),
+                     ", but their node identities may not delete Nodes: then 'kubectl delete "
+                     "nodes -l %s=%s' and their namesakes in namespace kube-node-lease (leases) "
+                     "remove them",
+                     RUN_LABEL, c->cluster);
         say(c->r,
             "cell %s: kept the agents and their nodes in the cluster; 'turbokube cluster down "
-            "--name %s' stops the agents, which delete their nodes and leases",
-            c->c->id, c->cluster);
+            "--name %s' stops the agents%s",
+            c->c->id, c->cluster, how);
         return;
     }
     if (c->att && remote_sweep(c, "after the cell") == 0)

@@ -738,6 +738,18 @@ static char *srv_stop(struct srv *s)
     return tk_buf_detach(&notes);
 }
 
+/* Stops the server; 1 when the client kept to the protocol (no notes), else prints them. */
+static int srv_stop_clean(struct srv *s)
+{
+    char *notes = srv_stop(s);
+    int clean = notes[0] == '\0';
+
+    if (!clean)
+        fprintf(stderr, "  server notes:\n%s", notes);
+    free(notes);
+    return clean;
+}
+
 static void srv_goaway(struct sconn *c, uint32_t last, uint32_t code)
 {
     uint8_t p[8];
@@ -941,7 +953,7 @@ TK_TEST(h2_get_post_and_request_headers)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a;
-    char want[256], *r, *notes;
+    char want[256], *r;
 
     CHECK(h);
     call_init(&a, 0);
@@ -991,9 +1003,7 @@ TK_TEST(h2_get_post_and_request_headers)
     CHECK_INT(st.active, 0);
     CHECK_INT(st.queued, 0);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1041,7 +1051,6 @@ TK_TEST(h2_retry_after_interim_and_trailers)
     struct srv *s = srv_start(sc_interim_and_trailers);
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct call a;
-    char *notes;
 
     call_init(&a, 0);
     CHECK_INT(roundtrip(loop, h, &a, "GET", "/slow", NULL), 0);
@@ -1055,9 +1064,7 @@ TK_TEST(h2_retry_after_interim_and_trailers)
     CHECK_STR(a.req.retry_after, "");
     CHECK_STR(a.body.data, "conn=0 /next");
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1087,7 +1094,6 @@ TK_TEST(h2_peer_stream_limit)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a[3];
-    char *notes;
 
     for (int i = 0; i < 3; i++) {
         char target[8];
@@ -1108,9 +1114,7 @@ TK_TEST(h2_peer_stream_limit)
     CHECK_INT(st.connects, 1);
     CHECK_INT(st.streams, 3);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     for (int i = 0; i < 3; i++)
         call_release(&a[i]);
@@ -1136,7 +1140,6 @@ TK_TEST(h2_deadline_of_a_queued_request)
     struct srv *s = srv_start(sc_one_stream_held);
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct call a, b;
-    char *notes;
 
     call_init(&a, 0);
     call_init(&b, 0);
@@ -1153,9 +1156,7 @@ TK_TEST(h2_deadline_of_a_queued_request)
     CHECK_STR(b.body.data, "conn=0 /after");
     CHECK_INT(srv_count(s, ":path: /queued"), 0); /* never sent */
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
     call_release(&b);
@@ -1176,7 +1177,6 @@ TK_TEST(h2_deadline_while_connecting)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a;
-    char *notes;
 
     call_init(&a, 0);
     CHECK_INT(start(h, &a, "GET", "/x", NULL, 0, tk_now_ns() + 300 * MS), 0);
@@ -1187,9 +1187,7 @@ TK_TEST(h2_deadline_while_connecting)
     CHECK_INT(st.handshakes, 0);
     CHECK_INT(st.queued, 0);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1220,7 +1218,7 @@ TK_TEST(h2_refused_stream_retried_other_reset_fails)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a;
-    char *r, *notes;
+    char *r;
 
     call_init(&a, 0);
     CHECK_INT(roundtrip(loop, h, &a, "POST", "/a", "{}"), 0);
@@ -1247,9 +1245,7 @@ TK_TEST(h2_refused_stream_retried_other_reset_fails)
     CHECK_INT(st.connects, 1);
     CHECK_INT(st.streams, 4);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1282,7 +1278,6 @@ TK_TEST(h2_goaway_moves_unprocessed_streams)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a[2];
-    char *notes;
 
     call_init(&a[0], 0);
     call_init(&a[1], 0);
@@ -1306,9 +1301,7 @@ TK_TEST(h2_goaway_moves_unprocessed_streams)
     CHECK_INT(st.closes, 1);
     CHECK_INT(st.pings_sent, 0);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a[0]);
     call_release(&a[1]);
@@ -1355,7 +1348,7 @@ TK_TEST(h2_send_flow_control)
     struct srv *s = srv_start(sc_send_window);
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct call a;
-    char body[1001], *r, *notes;
+    char body[1001], *r;
 
     for (int i = 0; i < 1000; i++)
         body[i] = (char)('a' + i % 26);
@@ -1370,9 +1363,7 @@ TK_TEST(h2_send_flow_control)
     CHECK(r && strlen(r) >= 1000 && !strcmp(r + strlen(r) - 1000, body)); /* intact */
     free(r);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1410,7 +1401,7 @@ TK_TEST(h2_send_flow_control_connection_window)
     struct srv *s = srv_start(sc_conn_window);
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct call a;
-    char *body = tk_xmalloc(100001), *r, *notes;
+    char *body = tk_xmalloc(100001), *r;
 
     for (int i = 0; i < 100000; i++)
         body[i] = (char)('A' + i % 26);
@@ -1425,9 +1416,7 @@ TK_TEST(h2_send_flow_control_connection_window)
     free(r);
     free(body);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1468,7 +1457,7 @@ TK_TEST(h2_stream_protocol_errors)
     struct tk_h2_stats st;
     struct call a;
     struct tk_buf big;
-    char *r, *notes;
+    char *r;
 
     call_init(&a, 0);
     CHECK_INT(roundtrip(loop, h, &a, "GET", "/no-headers", NULL), 0);
@@ -1513,9 +1502,7 @@ TK_TEST(h2_stream_protocol_errors)
     tk_h2_get_stats(h, &st);
     CHECK_INT(st.connects, 1);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1550,7 +1537,6 @@ TK_TEST(h2_sink_pieces_and_abort)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a;
-    char *notes;
 
     call_init(&a, 0);
     CHECK_INT(start(h, &a, "GET", "/watch", NULL, 1, 0), 0);
@@ -1575,9 +1561,7 @@ TK_TEST(h2_sink_pieces_and_abort)
     tk_h2_get_stats(h, &st);
     CHECK_INT(st.connects, 1); /* the abort cost the stream, not the connection */
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1606,7 +1590,6 @@ TK_TEST(h2_body_over_cap)
     struct srv *s = srv_start(sc_big_body);
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct call a;
-    char *notes;
 
     call_init(&a, 16);
     CHECK_INT(roundtrip(loop, h, &a, "GET", "/big", NULL), 0);
@@ -1619,9 +1602,7 @@ TK_TEST(h2_body_over_cap)
     CHECK_INT(a.req.err, 0);
     CHECK_STR(a.body.data, "conn=0 /small");
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1649,7 +1630,6 @@ TK_TEST(h2_deadline_and_cancel)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a, never;
-    char *notes;
 
     call_init(&a, 0);
     call_init(&never, 0);
@@ -1680,9 +1660,7 @@ TK_TEST(h2_deadline_and_cancel)
     CHECK_INT(never.done, 0);
     CHECK_INT(srv_count(s, ":path: /never"), 0);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
     call_release(&never);
@@ -1712,7 +1690,6 @@ TK_TEST(h2_server_closes_mid_data)
     struct srv *s = srv_start(sc_cut_mid_data);
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct call a;
-    char *notes;
 
     call_init(&a, 0);
     CHECK_INT(roundtrip(loop, h, &a, "GET", "/cut", NULL), 0);
@@ -1723,9 +1700,7 @@ TK_TEST(h2_server_closes_mid_data)
     CHECK_INT(a.req.status, 200);
     CHECK_STR(a.body.data, "0123456789"); /* what came, as it came */
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1748,7 +1723,6 @@ TK_TEST(h2_unanswered_ping_ends_connection)
     struct tk_h2 *h = client(loop, s->port, 200, 200);
     struct tk_h2_stats st;
     struct call a;
-    char *notes;
 
     call_init(&a, 0);
     CHECK_INT(start(h, &a, "GET", "/watch", NULL, 1, 0), 0);
@@ -1762,9 +1736,7 @@ TK_TEST(h2_unanswered_ping_ends_connection)
     CHECK_INT(st.ping_timeouts, 1);
     CHECK_INT(st.closes, 1);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1825,7 +1797,6 @@ TK_TEST(h2_malformed_hpack_is_a_connection_error)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a;
-    char *notes;
 
     call_init(&a, 0);
     CHECK_INT(roundtrip(loop, h, &a, "GET", "/x", NULL), 0);
@@ -1838,9 +1809,7 @@ TK_TEST(h2_malformed_hpack_is_a_connection_error)
     tk_h2_get_stats(h, &st);
     CHECK_INT(st.connects, 2);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1859,7 +1828,6 @@ TK_TEST(h2_server_must_start_with_settings)
     struct tk_h2 *h = client(loop, s->port, 0, 0);
     struct tk_h2_stats st;
     struct call a;
-    char *notes;
 
     call_init(&a, 0);
     CHECK_INT(roundtrip(loop, h, &a, "GET", "/x", NULL), 0);
@@ -1871,9 +1839,7 @@ TK_TEST(h2_server_must_start_with_settings)
     tk_h2_get_stats(h, &st);
     CHECK_INT(st.handshakes, 0);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }
@@ -1919,9 +1885,7 @@ TK_TEST(h2_over_tls)
     tk_h2_get_stats(h, &st);
     CHECK_INT(st.handshakes, 1);
     tk_h2_free(h);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
 
     /* an HTTP/1.1-only server: TLS completes, ALPN selects nothing */
     s = srv_start_tls(sc_tls, 0);
@@ -1947,9 +1911,7 @@ TK_TEST(h2_over_tls)
     CHECK_INT(st.handshakes, 0);
     tk_h2_free(h);
     CHECK_INT(wait_log(loop, s, "TLS handshake failed", 1), 0);
-    notes = srv_stop(s);
-    CHECK_STR(notes, "");
-    free(notes);
+    CHECK(srv_stop_clean(s));
     tk_loop_free(loop);
     call_release(&a);
 }

@@ -34,10 +34,10 @@ quickstart: bootstrap build
 	scripts/quickstart
 
 format:
-	clang-format -i lib/*.[ch] agent/*.[ch] orchestrator/*.[ch] tests/*.h tests/*/*.c
+	clang-format -i lib/*.[ch] agent/*.[ch] orchestrator/*.[ch] tests/*.h tests/*/*.c bench/*.c
 
 format-check:
-	clang-format --dry-run --Werror lib/*.[ch] agent/*.[ch] orchestrator/*.[ch] tests/*.h tests/*/*.c
+	clang-format --dry-run --Werror lib/*.[ch] agent/*.[ch] orchestrator/*.[ch] tests/*.h tests/*/*.c bench/*.c
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

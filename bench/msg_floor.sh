@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench/msg_floor.sh: what one small API message costs a client on this machine — the floor
+# under the agent's CPU per pod start. Runs bench/msg_floor.c (built as msg_floor) against a
+# fresh local control plane: N sequential merge PATCHes of one Lease per client, ROUNDS rounds
+# with the clients interleaved so the machine's drift hits each alike, then the median CPU per
+# request of each and its ratio to the floor:
+#   floor  blocking socket + OpenSSL, nothing else (the least any client can spend)
+#   h1     lib/h1 on lib/loop, one request at a time (the agent's request path)
+#   curl   libcurl, one easy handle, HTTP/1.1 keep-alive
+#   watch  floor's PATCH plus the change read back from a watch (a status PATCH and its echo)
+#
+# usage: ROUNDS=5 N=2000 bench/msg_floor.sh
+# env:   TK_BUILD (default build-agent-rel), OUT (results file), STORE=tmpfs (the cluster's
+#        state in /dev/shm; the client's CPU does not depend on it, the wall time does)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${TK_BUILD:-$ROOT/build-agent-rel}
+ROUNDS=${ROUNDS:-5}
+N=${N:-2000}
+OUT=${OUT:-$ROOT/bench/results/msg_floor-$(date +%Y%m%d-%H%M%S).txt}
+TK=$BUILD/turbokube
+FLOOR=$BUILD/msg_floor
+name=msg-floor-$$
+work=$(mktemp -d /tmp/tk-bench.XXXXXX)
+if [ "${STORE:-disk}" = tmpfs ]; then
+    work_shm=$(mktemp -d /dev/shm/tk-bench.XXXXXX)
+    export TURBOKUBE_HOME=$work_shm
+fi
+
+cleanup() {
+    "$TK" cluster down --name "$name" -q >/dev/null 2>&1 || true
+    [ -n "${work_shm:-}" ] && rm -rf "$work_shm"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { echo "$(date +%H:%M:%S) $*" >&2; }
+[ -x "$FLOOR" ] || { echo "bench: $FLOOR missing: cmake --build $BUILD --target msg_floor" >&2; exit 2; }
+
+say "cluster up ($name)"
+"$TK" cluster up --name "$name" -q --timeout 120s
+eval "$("$TK" cluster env --name "$name")"
+kubectl create -f - >/dev/null <<'EOF'
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: msg-floor, namespace: default}
+spec: {holderIdentity: msg-floor, leaseDurationSeconds: 40}
+EOF
+
+for r in $(seq "$ROUNDS"); do
+    say "round $r of $ROUNDS: $N requests per client"
+    "$FLOOR" "$KUBECONFIG" default msg-floor "$N" floor h1 curl watch | tee -a "$work/raw.txt"
+done
+
+{
+    echo "# bench/msg_floor.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD)"
+    echo "# ROUNDS=$ROUNDS N=$N STORE=${STORE:-disk}; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    cat "$work/raw.txt"
+    python3 - "$work/raw.txt" <<'EOF'
+import collections, statistics, sys
+cpu, csw = collections.defaultdict(list), collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    f = line.split()
+    kv = dict(x.split("=") for x in f[1:])
+    cpu[f[0]].append(float(kv["cpu_us_per_req"]))
+    csw[f[0]].append(float(kv["csw_per_req"]))
+base = statistics.median(cpu["floor"])
+print("# median CPU per request (user + sys), context switches per request, ratio to floor")
+for m in ("floor", "h1", "curl", "watch"):
+    c = statistics.median(cpu[m])
+    print(f"{m:6s} {c:7.1f} us  {statistics.median(csw[m]):4.2f} csw  {c / base:4.2f}x  "
+          f"(min {min(cpu[m]):.1f}, max {max(cpu[m]):.1f})")
+EOF
+} | tee "$OUT"
+say "results: $OUT"

@@ -105,8 +105,8 @@ static int floor_connect(const struct target *t, SSL_CTX **ctxp, SSL **sslp)
     if (!tk_tls_identity_load(&id, t->kc->client_cert_pem, t->kc->client_key_pem, &err))
         *ctxp = tk_tls_client_ctx(t->kc->ca_pem, 0, &id, NULL, 0, &err);
     tk_tls_identity_release(&id);
-    if (*ctxp && (*sslp = SSL_new(*ctxp)) && SSL_set_fd(*sslp, fd) == 1 &&
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(*sslp), t->host) && SSL_connect(*sslp) == 1)
+    /* lib/tls's connection set-up (the server's IP verified), as lib/h1 does it */
+    if (*ctxp && (*sslp = tk_tls_new_ssl(*ctxp, fd, t->host, 1, NULL)) && SSL_connect(*sslp) == 1)
         return fd;
     fprintf(stderr, "TLS to %s:%s: %s\n", t->host, t->port, err.msg);
     ERR_print_errors_fp(stderr);

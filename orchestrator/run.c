@@ -354,6 +354,7 @@ struct cell {
     int64_t row;
     char cluster[32];
     char *dir, *logdir;
+    char *cert_dir; /* kubelet mode by TLS bootstrap: the run's node certificates, else NULL */
     enum phase phase, stopped_in;
     int64_t t0_ns, phase_t0_ns, load_t0_ns, load_t1_ns, load_t0_ms;
     int up;
@@ -1065,6 +1066,27 @@ static void record_not_measured(struct cell *c)
         add_summary_sample(c, "not_measured", "component=\"etcd\",what=\"metrics\"", 1);
 }
 
+/* Where the agents keep the node certificates they bootstrap (--cert-dir), so the next cell of
+ * the run reuses them instead of sending a CSR per node again (~10/s): one directory per
+ * cluster, named by a hash of the bootstrap kubeconfig's server and CA, since a certificate
+ * is only good where it was issued (the agents check name and expiry, not the issuer). */
+static int node_cert_dir(struct cell *c, const struct tk_kubeconfig *kc)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    const char *parts[] = {kc->server, "\n", kc->ca_pem ? kc->ca_pem : ""};
+
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        for (const unsigned char *s = (const unsigned char *)parts[i]; *s; s++)
+            h = (h ^ *s) * 1099511628211ULL;
+    free(c->cert_dir);
+    c->cert_dir = tk_xasprintf("%s/node-certs/%016llx", c->r->runs_dir, (unsigned long long)h);
+    if (mkdir_p(c->cert_dir) == 0 && chmod(c->cert_dir, 0700) == 0)
+        return 0;
+    failure(c, TK_FAILURE_HARD, 1, "bring-up", NAN, NAN, 0, "cannot create %s: %s", c->cert_dir,
+            strerror(errno));
+    return -1;
+}
+
 /* controlPlane.bootstrapKubeconfig, before any agent is given it: a kubeconfig that loads, holds
  * a bootstrap token and names the cluster the run attached to (else the nodes would register
  * where the teardown sweep never looks). NULL path: nothing to check. */
@@ -1091,7 +1113,7 @@ static int check_bootstrap_kubeconfig(struct cell *c, const char *path)
                 "both must be the same cluster",
                 path, kc->server, server);
     else
-        rc = 0;
+        rc = node_cert_dir(c, kc);
     tk_kubeconfig_free(kc);
     return rc;
 }
@@ -1391,6 +1413,8 @@ static int phase_agents(struct cell *c)
              * sweep after the cell deletes nodes and leases through the run's kubeconfig */
             argv[n++] = "--bootstrap-kubeconfig";
             argv[n++] = p->bootstrap_kubeconfig;
+            argv[n++] = "--cert-dir"; /* the run's: later cells reuse the certificates */
+            argv[n++] = c->cert_dir;
         } else {
             argv[n++] = "--kubeconfig";
             argv[n++] = c->info.kubeconfig;
@@ -1981,6 +2005,7 @@ static void cell_release(struct cell *c)
     free(c->node);
     free(c->dir);
     free(c->logdir);
+    free(c->cert_dir);
     tk_burner_job_release(&c->job);
 }
 

@@ -115,24 +115,33 @@ kubectl apply -f "$work/bs-rbac.yaml" >/dev/null
 it_bootstrap_kubeconfig "$work/bootstrap.kubeconfig" \
     "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')" \
     "$sdir/pki/ca.crt" tkrun1.0123456789abcdef
-sed -e 's/^  nodes: 16$/  nodes: 4/' -e 's/^  nodesPerAgent: 8$/  fidelity: kubelet/' \
+# two cells, 2 then 4 nodes: the second reuses the first's 2 certificates (the run's --cert-dir)
+sed -e 's/^  nodes: 16$/  nodes: [2, 4]/' -e 's/^  nodesPerAgent: 8$/  fidelity: kubelet/' \
     -e 's/^  kubeconfig: kubeconfig .*/  kubeconfig: kubeconfig\n  bootstrapKubeconfig: bootstrap.kubeconfig/' \
     -e 's/^name: it-prov$/name: it-prov-kubelet/' "$work/prov.yaml" >"$work/kubelet.yaml"
 kid=$("$TK" plan --output json "$work/kubelet.yaml" | jq -r '.cells[0].id')
-it_clusters+=("tk-$kid")
+kid2=$("$TK" plan --output json "$work/kubelet.yaml" | jq -r '.cells[1].id')
+it_clusters+=("tk-$kid" "tk-$kid2")
 set +e
 "$TK" run --db "$db" "$work/kubelet.yaml" >"$work/kubelet.out" 2>"$work/kubelet.err"
 rc=$?
 set -e
-grep -v "^cell 1/1" "$work/kubelet.err" | tail -4
+grep -v "^cell [0-9]/2" "$work/kubelet.err" | tail -6
 check "kubelet fidelity by bootstrap token: run exits 0" test "$rc" -eq 0
-check "... the cell is complete" test "$(q "SELECT status FROM cells WHERE cell_id='$kid'")" = complete
+check "... both cells are complete" test "$(q "SELECT group_concat(status) FROM cells WHERE cell_id IN ('$kid', '$kid2')")" = complete,complete
 check "... its parameters name the bootstrap kubeconfig" \
     test "$(q "SELECT json_extract(params,'\$.controlPlane.bootstrapKubeconfig') || ' ' || json_extract(params,'\$.agents.fidelity') FROM cells WHERE cell_id='$kid'")" = "$work/bootstrap.kubeconfig kubelet"
 csrs=$(kubectl get csr -o json | jq '[.items[] | select(.spec.username == "system:bootstrap:tkrun1" and .spec.signerName == "kubernetes.io/kube-apiserver-client-kubelet" and .status.certificate != null)] | length')
 check "... each of the 4 nodes got its certificate by a CSR the token sent ($csrs)" test "$csrs" -ge 4
-check "... the pods ran: Ready p99 recorded" \
-    test "$(q "SELECT p99 > 0 FROM pod_latency p JOIN cells c ON c.id=p.cell WHERE c.cell_id='$kid' AND condition='Ready'")" = 1
+certs_made() { # CELL-ID ISSUED CACHED: what that cell's agent log says of its certificates
+    cat "$work"/results/runs/prov/it-prov-kubelet-*/[0-9]*-"$1"/logs/agent-*.log |
+        grep -q "node certificates ready.*issued=$2 cached=$3"
+}
+check "... the first cell issued 2 certificates" certs_made "$kid" 2 0
+check "... the second reused those 2 and issued 2 more" certs_made "$kid2" 2 2
+check "... kept where the run keeps its cells, owner-only" test "$(stat -c %a "$work"/results/runs/prov/it-prov-kubelet-*/node-certs/*)" = 700
+check "... the pods ran in both: Ready p99 recorded" \
+    test "$(q "SELECT count(*) FROM pod_latency p JOIN cells c ON c.id=p.cell WHERE c.cell_id IN ('$kid', '$kid2') AND condition='Ready' AND p99 > 0")" = 2
 check "... and nothing of it is left in the cluster (the sweep deleted the nodes)" test "$(leftovers)" = "$clean"
 kubectl delete -f "$work/bs-rbac.yaml" >/dev/null
 

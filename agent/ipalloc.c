@@ -59,12 +59,12 @@ int tk_ipalloc_init(struct tk_ipalloc *a, uint32_t net, int prefix, struct tk_er
 
 int tk_ipalloc_init_cidr(struct tk_ipalloc *a, const char *cidr, struct tk_err *err)
 {
-    uint32_t net;
-    int prefix;
+    uint32_t net = 0;
+    int prefix = 0, rc;
 
     memset(a, 0, sizeof(*a));
-    if (tk_ipalloc_parse_cidr(cidr, &net, &prefix, 0, err))
-        return err ? err->code : TK_EINVAL;
+    if ((rc = tk_ipalloc_parse_cidr(cidr, &net, &prefix, 0, err)))
+        return rc;
     return tk_ipalloc_init(a, net, prefix, err);
 }
 

@@ -151,7 +151,7 @@ struct tk_apod {
     uint8_t want_delete; /* the final DELETE must go out once the slot is free */
     uint8_t queued;      /* in the FIFO */
     uint8_t ip_owned;    /* ip came from node->pool */
-    uint8_t events_due;  /* post the start events after the status is accepted */
+    uint8_t events_due;  /* post the start events beside the next Running status */
     uint8_t term_status; /* killing: report terminated containers before the DELETE */
     uint8_t retry_status, retry_delete; /* what the resend timer sends again */
     uint8_t failures;
@@ -649,6 +649,12 @@ static void pod_send(struct tk_agent *a, struct tk_apod *p)
         p->req_kind = PR_STATUS;
         a->pod_inflight++;
         p->req = issue(a, p->node->kube, "PATCH", path, b->data, CT_SMP, 0, pod_status_done, p);
+        if (p->events_due && p->st == PS_RUNNING) {
+            /* beside the status, not after its answer: a kubelet's container events do not
+             * wait for its status manager either, and both go out in one wakeup */
+            p->events_due = 0;
+            pod_events(a, p, 0);
+        }
         return;
     }
     {
@@ -726,10 +732,6 @@ static void pod_status_done(const struct tk_kube_resp *resp, void *ud)
         if (p->st != PS_STARTING && !p->reported) {
             p->reported = 1;
             a->stats.pods_started_total++;
-        }
-        if (p->events_due && p->st == PS_RUNNING) {
-            p->events_due = 0;
-            pod_events(a, p, 0);
         }
     } else if (resp->status == 404 || resp->status == 409) {
         /* gone, or a new pod under the same name (the uid in the patch did not match) */

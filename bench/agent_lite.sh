@@ -36,19 +36,11 @@ OUT=${OUT:-$ROOT/bench/results/agent_$FIDELITY-$(date +%Y%m%d-%H%M%S).txt}
 TK=$BUILD/turbokube
 AGENT=$BUILD/turbokube-agent
 name=agent-bench-$$
-work=$(mktemp -d /tmp/tk-bench.XXXXXX)
-if [ "${STORE:-disk}" = tmpfs ]; then
-    work_shm=$(mktemp -d /dev/shm/tk-bench.XXXXXX)
-    export TURBOKUBE_HOME=$work_shm
-fi
+source "$ROOT/bench/lib.sh"
+bench_dirs tk-bench disk
+work=$BENCH_WORK
 agent_pid=
-
-cleanup() {
-    [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
-    "$TK" cluster down --name "$name" -q >/dev/null 2>&1 || true
-    [ -n "${work_shm:-}" ] && rm -rf "$work_shm"
-}
-trap cleanup EXIT
+trap 'bench_teardown "$TK" "$name" "$agent_pid"' EXIT
 
 say() { echo "$(date +%H:%M:%S) $*" >&2; }
 metrics() { curl -s "127.0.0.1:$PORT/metrics"; }

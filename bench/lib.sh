@@ -85,3 +85,26 @@ print(f"{labels} ready={int(ready)} window_s={t1 - t0:.0f} cpu_pct_of_core={cpu_
 PY
     rm -f "$ages"
 }
+
+# bench_dirs PREFIX DEFAULT_STORE: a work directory (BENCH_WORK, /tmp/PREFIX.*) and, when STORE
+# (else DEFAULT_STORE) is tmpfs, the cluster's state in /dev/shm (BENCH_SHM, exported as
+# TURBOKUBE_HOME), so etcd's disk does not pace what is measured.
+bench_dirs() {
+    BENCH_WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    BENCH_SHM=
+    if [ "${STORE:-$2}" = tmpfs ]; then
+        BENCH_SHM=$(mktemp -d "/dev/shm/$1.XXXXXX")
+        export TURBOKUBE_HOME=$BENCH_SHM
+    fi
+}
+
+# bench_teardown TK CLUSTER PID: stops PID (if any), the cluster and BENCH_SHM. Never fails,
+# so an EXIT trap under set -e runs to its end.
+bench_teardown() {
+    if [ -n "$3" ]; then
+        kill "$3" 2>/dev/null || true
+        wait "$3" 2>/dev/null || true
+    fi
+    "$1" cluster down --name "$2" -q >/dev/null 2>&1 || true
+    if [ -n "${BENCH_SHM:-}" ]; then rm -rf "$BENCH_SHM"; fi
+}

@@ -35,20 +35,11 @@ for b in "$TK" "$AGENT_A" "$AGENT_B"; do
     [ -x "$b" ] || { echo "pod_start_ab: $b is not an executable (build it first)" >&2; exit 2; }
 done
 name=podab-$$
-work=$(mktemp -d /tmp/tk-podab.XXXXXX)
-if [ "${STORE:-tmpfs}" = tmpfs ]; then
-    work_shm=$(mktemp -d /dev/shm/tk-podab.XXXXXX)
-    export TURBOKUBE_HOME=$work_shm
-fi
+source "$ROOT/bench/lib.sh"
+bench_dirs tk-podab tmpfs
+work=$BENCH_WORK
 agent_pid=
-
-cleanup() {
-    [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
-    "$TK" cluster down --name "$name" -q >/dev/null 2>&1 || true
-    [ -n "${work_shm:-}" ] && rm -rf "$work_shm"
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'bench_teardown "$TK" "$name" "$agent_pid"; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 say() { echo "$(date +%H:%M:%S) $*" >&2; }

@@ -10,7 +10,8 @@
 #   - where the lag comes from: the agent's client-side latency of PUT leases against the
 #     apiserver's own (apiserver_request_sli_duration_seconds), and the lag p99 of every 10 s
 #     window, so a spike is seen as a spike and not as a tail
-#   - apiserver and etcd CPU over the same window, for comparison
+#   - apiserver and etcd CPU over the same window, for comparison, and etcd's disk (WAL fsync
+#     and backend commit p99) in every 10 s window, beside the lag of the slow ones
 #   - with PODS: agent CPU per pod start (status + event) and RSS per running pod
 #
 # usage: NODES=5000 DURATION=600 PODS=0 bench/agent_lite.sh
@@ -19,9 +20,9 @@
 #        PERF=1 (perf record -e cpu-clock of the agent over the window's first 60 s; the top
 #        of the profile lands beside the results as OUT.perf.txt), PERF=pods (the same over the
 #        Deployment's rollout instead, to see what a pod start costs),
-#        STORE=tmpfs (the cluster's state, etcd's data included, in /dev/shm: on this machine's
-#        disk etcd's commits bound the lease writes of 5,000 nodes, not the agent; the bench then
-#        measures the agent and the apiserver without the disk)
+#        STORE=tmpfs (the cluster's state, etcd's data included, in /dev/shm: the agent and the
+#        apiserver without the disk; the per-window etcd fsync and commit figures tell whether
+#        the disk mattered — at 5,000 nodes here it did not, docs/measurements.md)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +41,7 @@ source "$ROOT/bench/lib.sh"
 bench_dirs tk-bench disk
 work=$BENCH_WORK
 agent_pid=
-trap 'bench_teardown "$TK" "$name" "$agent_pid"' EXIT
+trap 'bench_teardown "$TK" "$name" "$agent_pid"; rm -rf "$work"' EXIT
 
 say() { echo "$(date +%H:%M:%S) $*" >&2; }
 metrics() { curl -s "127.0.0.1:$PORT/metrics"; }
@@ -55,6 +56,8 @@ eval "$("$TK" cluster env --name "$name")"
 # No route to the nodes' InternalIPs is needed: nothing here goes through the node proxy.
 api_pid=$(comp_pid kube-apiserver)
 etcd_pid=$(comp_pid etcd)
+etcd_port=$(jq -r '.components[] | select(.name == "etcd") | .metrics_port' "$TURBOKUBE_CLUSTER_DIR/cluster.json")
+etcd_metrics() { curl -s "127.0.0.1:$etcd_port/metrics"; }
 
 say "agent: $NODES nodes, $FIDELITY mode"
 t0=$(date +%s.%N)
@@ -87,6 +90,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     r=$(rss_kib "$agent_pid")
     [ "$r" -gt "$peak" ] && peak=$r
     metrics >"$work/w$w.prom"
+    etcd_metrics >"$work/w$w.etcd.prom"
     w=$((w + 1))
     sleep 10
 done
@@ -179,7 +183,7 @@ for i in range(1, int(sys.argv[9])):
         if windows[-1] > 0.5:  # what else happened in a slow window
             wd = delta(hist(pi, WAIT), hist(pj, WAIT))
             wq = quantile(0.99, wd) if wd and wd[-1][1] > 0 else float("nan")
-            slow.append((10 * i, windows[-1], wq, pi.get(PATCH, 0) - pj.get(PATCH, 0)))
+            slow.append((10 * i, windows[-1], wq, pi.get(PATCH, 0) - pj.get(PATCH, 0), i))
 ren = B["turbokube_agent_lease_renewals_total"] - A["turbokube_agent_lease_renewals_total"]
 fail = B["turbokube_agent_lease_failures_total"] - A["turbokube_agent_lease_failures_total"]
 print(f"nodes                      {nodes}")
@@ -195,8 +199,21 @@ print(f"PUT leases, apiserver's    p50 {ms(0.5, server):.1f} ms, p99 {ms(0.99, s
 if windows:
     over = sum(1 for x in windows if x > 1)
     print(f"lag p99 per 10 s window    median {1000 * sorted(windows)[len(windows) // 2]:.0f} ms, worst {1000 * max(windows):.0f} ms, {over} of {len(windows)} windows over 1 s")
-for t, lagp, waitp, patches in slow:
-    print(f"  window at +{t:4d} s         lag p99 {1000 * lagp:.0f} ms, queue wait p99 {1000 * waitp:.0f} ms, {patches:.0f} node status PATCHes")
+# etcd's disk in each window: its WAL fsync and backend commit p99 (etcd's own /metrics)
+FSYNC, COMMIT = "etcd_disk_wal_fsync_duration_seconds", "etcd_disk_backend_commit_duration_seconds"
+def etcd_p99(name, i):
+    try:
+        d = delta(hist(prom(f"w{i}.etcd"), name), hist(prom(f"w{i - 1}.etcd"), name))
+    except (FileNotFoundError, ValueError):
+        return float("nan")
+    return quantile(0.99, d) if d and d[-1][1] > 0 else float("nan")
+nw = int(sys.argv[9])
+fs_all = sorted(x for x in (etcd_p99(FSYNC, i) for i in range(1, nw)) if x == x)
+if fs_all:
+    print(f"etcd WAL fsync p99/window  median {1000 * fs_all[len(fs_all) // 2]:.0f} ms, worst {1000 * fs_all[-1]:.0f} ms (etcd_disk_wal_fsync_duration_seconds)")
+for t, lagp, waitp, patches, i in slow:
+    print(f"  window at +{t:4d} s         lag p99 {1000 * lagp:.0f} ms, queue wait p99 {1000 * waitp:.0f} ms, {patches:.0f} node status PATCHes, "
+          f"etcd fsync p99 {1000 * etcd_p99(FSYNC, i):.0f} ms, commit p99 {1000 * etcd_p99(COMMIT, i):.0f} ms")
 wall = delta(hist(B, WAIT), hist(A, WAIT))
 if wall and wall[-1][1] > 0:
     print(f"lease queue wait           p50 {ms(0.5, wall):.1f} ms, p99 {ms(0.99, wall):.1f} ms (lib/h1 or lib/h2 queue, before the write)")

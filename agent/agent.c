@@ -824,8 +824,7 @@ static void pod_step(struct tk_timer *t, void *ud)
         p->last_exit = p->exit_code;
         p->exit_code = 0;
         p->restarts++;
-        pod_enter_running(a, p);
-        p->events_due = 1;
+        pod_enter_running(a, p); /* its events go out with its status */
         break;
     case PS_KILLING:
         if (p->term_status) {

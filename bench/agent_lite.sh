@@ -41,7 +41,7 @@ source "$ROOT/bench/lib.sh"
 bench_dirs tk-bench disk
 work=$BENCH_WORK
 agent_pid=
-trap 'bench_teardown "$TK" "$name" "$agent_pid"; rm -rf "$work"' EXIT
+trap 'rc=$?; bench_teardown "$TK" "$name" "$agent_pid"; bench_keep_on_failure "$work" "$rc"' EXIT
 
 say() { echo "$(date +%H:%M:%S) $*" >&2; }
 metrics() { curl -s "127.0.0.1:$PORT/metrics"; }
@@ -90,7 +90,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     r=$(rss_kib "$agent_pid")
     [ "$r" -gt "$peak" ] && peak=$r
     metrics >"$work/w$w.prom"
-    etcd_metrics >"$work/w$w.etcd.prom"
+    etcd_metrics >"$work/w$w.etcd.prom" || true # a missed sample is a gap, not a lost run
     w=$((w + 1))
     sleep 10
 done

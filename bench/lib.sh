@@ -98,6 +98,12 @@ bench_dirs() {
     fi
 }
 
+# bench_keep_on_failure DIR RC: in an EXIT trap, removes DIR after a run that succeeded (RC 0)
+# and keeps it (the agent's log, the samples) after one that failed, saying where.
+bench_keep_on_failure() {
+    if [ "$2" -eq 0 ]; then rm -rf "$1"; else echo "bench: exit $2; logs and samples kept in $1" >&2; fi
+}
+
 # bench_teardown TK CLUSTER PID: stops PID (if any), the cluster and BENCH_SHM. Never fails,
 # so an EXIT trap under set -e runs to its end.
 bench_teardown() {

@@ -4,9 +4,9 @@
 # from another hour (this machine's per-message cost moves by tens of percent between hours;
 # docs/measurements.md).
 #
-# Each trial starts one agent (lite, NODES nodes), waits for every node Ready, lets it settle,
-# takes its idle CPU rate over IDLE seconds, creates a Deployment of PODS replicas, and takes its
-# CPU until readyReplicas == PODS; then deletes the Deployment, waits for its pods to be gone and
+# A warm-up agent registers the nodes first. Each trial starts one agent (lite, NODES nodes) on
+# them, waits for every node Ready, lets it settle, takes its idle CPU rate over IDLE seconds,
+# creates a Deployment of PODS replicas, and takes its CPU until readyReplicas == PODS; then deletes the Deployment, waits for its pods to be gone and
 # stops the agent (the next one takes over the same nodes). CPU is the agent's on-CPU time from
 # /proc/PID/schedstat (nanoseconds). Per pod: raw = rollout CPU / PODS, net = (rollout CPU -
 # idle rate x rollout time) / PODS. Trials run A B B A in every round, so drift over the run
@@ -39,7 +39,7 @@ source "$ROOT/bench/lib.sh"
 bench_dirs tk-podab tmpfs
 work=$BENCH_WORK
 agent_pid=
-trap 'bench_teardown "$TK" "$name" "$agent_pid"; rm -rf "$work"' EXIT
+trap 'rc=$?; bench_teardown "$TK" "$name" "$agent_pid"; bench_keep_on_failure "$work" "$rc"' EXIT
 trap 'exit 130' INT TERM
 
 say() { echo "$(date +%H:%M:%S) $*" >&2; }
@@ -51,8 +51,8 @@ say "cluster up ($name)"
 "$TK" cluster up --name "$name" -q --timeout 120s
 eval "$("$TK" cluster env --name "$name")"
 
-trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to trials.txt
-    local label=$1 bin=$2 args=$3 deadline c0 t0 c1 t1 c2 t2
+start_agent() { # start_agent LABEL BINARY ARGS: runs it until every node is Ready
+    local label=$1 bin=$2 args=$3 deadline
     # shellcheck disable=SC2086
     "$bin" --nodes "$NODES" --fidelity lite --metrics-addr "127.0.0.1:$PORT" \
         --startup-latency fixed:1s --log-level warn $args >>"$work/agent-$label.log" 2>&1 &
@@ -63,6 +63,17 @@ trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to 
         [ "$(date +%s)" -lt "$deadline" ] || { echo "pod_start_ab: $label: nodes not Ready in 120 s" >&2; exit 1; }
         sleep 1
     done
+}
+
+stop_agent() {
+    kill "$agent_pid"
+    wait "$agent_pid" || true
+    agent_pid=
+}
+
+trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to trials.txt
+    local label=$1 deadline c0 t0 c1 t1 c2 t2
+    start_agent "$@"
     sleep 10
     c0=$(oncpu) t0=$(now_ns)
     sleep "$IDLE"
@@ -80,9 +91,7 @@ trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to 
         [ "$(date +%s)" -lt "$deadline" ] || { echo "pod_start_ab: $label: pods not gone in 300 s" >&2; exit 1; }
         sleep 1
     done
-    kill "$agent_pid"
-    wait "$agent_pid" || true
-    agent_pid=
+    stop_agent
     awk -v l="$label" -v p="$PODS" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
         idle = (c1 - c0) / (t1 - t0); roll = c2 - c1; dt = t2 - t1
         printf "%s %.0f %.0f %.1f\n", l, roll / p / 1000, (roll - idle * dt) / p / 1000, dt / 1e9 }' |
@@ -96,6 +105,11 @@ trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to 
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# agent raw_us_per_pod net_us_per_pod rollout_s"
 } >"$work/trials.txt"
+# The first agent on a fresh cluster creates the nodes and leases; every trial should take
+# over existing ones (the first trial's idle rate was inflated without this).
+say "warm-up: agent A registers the nodes"
+start_agent warmup "$AGENT_A" "${ARGS_A:-}"
+stop_agent
 for r in $(seq "$ROUNDS"); do
     for who in A B B A; do
         if [ "$who" = A ]; then bin=$AGENT_A args=${ARGS_A:-}; else bin=$AGENT_B args=${ARGS_B:-}; fi

@@ -45,8 +45,6 @@ trap 'rc=$?; bench_teardown "$TK" "$name" "$agent_pid"; bench_keep_on_failure "$
 
 say() { echo "$(date +%H:%M:%S) $*" >&2; }
 metrics() { curl -s "127.0.0.1:$PORT/metrics"; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 comp_pid() { "$TK" cluster status --name "$name" -o json | jq -r ".components[] | select(.name == \"$1\") | .pid"; }
 hz=$(getconf CLK_TCK)
 
@@ -74,7 +72,7 @@ say "all $NODES nodes ready after ${t_ready}s; settling 30 s"
 sleep 30
 
 snap() { # snap NAME: agent cpu ticks, rss, apiserver/etcd ticks, metrics text
-    echo "$(date +%s.%N) $(ticks "$agent_pid") $(rss_kib "$agent_pid") $(ticks "$api_pid") $(ticks "$etcd_pid")" >"$work/$1.proc"
+    echo "$(date +%s.%N) $(bench_cpu_ticks "$agent_pid") $(bench_rss_kib "$agent_pid") $(bench_cpu_ticks "$api_pid") $(bench_cpu_ticks "$etcd_pid")" >"$work/$1.proc"
     metrics >"$work/$1.prom"
     kubectl get --raw /metrics >"$work/$1.api.prom"
 }
@@ -87,7 +85,7 @@ peak=0
 w=0
 end=$(($(date +%s) + DURATION))
 while [ "$(date +%s)" -lt "$end" ]; do
-    r=$(rss_kib "$agent_pid")
+    r=$(bench_rss_kib "$agent_pid")
     [ "$r" -gt "$peak" ] && peak=$r
     metrics >"$work/w$w.prom"
     etcd_metrics >"$work/w$w.etcd.prom" || true # a missed sample is a gap, not a lost run

@@ -18,6 +18,7 @@
 #include "../lib/buf.h"
 #include "../lib/err.h"
 #include "../lib/h1.h"
+#include "../lib/kube.h"
 #include "../lib/kubeconfig.h"
 #include "../lib/log.h"
 #include "../lib/loop.h"
@@ -375,7 +376,7 @@ static int run_curl(const struct target *t)
     long code = 0;
     int rc = 1;
 
-    snprintf(url, sizeof(url), "%s%s", t->kc->server, t->path);
+    snprintf(url, sizeof(url), "https://%s:%s%s", t->host, t->port, t->path);
     hd = curl_slist_append(hd, "Content-Type: application/merge-patch+json");
     hd = curl_slist_append(hd, "Accept: application/json");
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -412,19 +413,23 @@ out:
     return rc;
 }
 
-static int parse_server(struct target *t)
+/* The server's host and port (lib/kube's reading of the URL); its path prefix into prefix. */
+static int split_server(struct target *t, char *prefix, size_t n, struct tk_err *err)
 {
-    const char *s = t->kc->server;
-    if (strncmp(s, "https://", 8))
-        return -1;
-    s += 8;
-    const char *colon = strrchr(s, ':');
-    if (!colon || (size_t)(colon - s) >= sizeof(t->host))
-        return -1;
-    memcpy(t->host, s, (size_t)(colon - s));
-    t->host[colon - s] = 0;
-    snprintf(t->port, sizeof(t->port), "%d", atoi(colon + 1));
-    return 0;
+    struct tk_kube_server sv;
+    int rc = tk_kube_server_split(t->kc->server, &sv, err);
+
+    if (rc == 0 && !sv.tls)
+        rc = tk_err_set(err, TK_EINVAL, "server '%s' is not https", t->kc->server);
+    else if (rc == 0 && strlen(sv.host) >= sizeof(t->host))
+        rc = tk_err_set(err, TK_EINVAL, "server '%s': host too long", t->kc->server);
+    if (rc == 0) {
+        snprintf(t->host, sizeof(t->host), "%s", sv.host);
+        snprintf(t->port, sizeof(t->port), "%s", sv.port);
+        snprintf(prefix, n, "%s", sv.path);
+    }
+    tk_kube_server_release(&sv);
+    return rc;
 }
 
 static int run_floor(const struct target *t)
@@ -456,6 +461,7 @@ int main(int argc, char **argv)
     struct target t = {0};
     struct tk_err err = {0};
     const struct mode *run[16];
+    char prefix[256];
     int nrun = 0, rc = 0;
 
     if (argc < 5 || (t.n = atoi(argv[4])) <= 0 || argc - 5 > 16) {
@@ -471,16 +477,16 @@ int main(int argc, char **argv)
     for (int i = 0; argc == 5 && i < NMODES; i++)
         run[nrun++] = &modes[i];
     if (tk_kubeconfig_load(&t.kc, argv[1], NULL, &err) || !t.kc->client_cert_pem ||
-        parse_server(&t)) {
+        split_server(&t, prefix, sizeof(prefix), &err)) {
         fprintf(stderr,
                 "%s: needs a kubeconfig with a client certificate and an "
-                "https://IP:PORT server (%s)\n",
-                argv[1], err.msg);
+                "https:// server (%s)\n",
+                argv[1], err.code ? err.msg : "no client certificate");
         tk_kubeconfig_free(t.kc);
         return 2;
     }
-    snprintf(t.path, sizeof(t.path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s",
-             argv[2], argv[3]);
+    snprintf(t.path, sizeof(t.path), "%s/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s",
+             prefix, argv[2], argv[3]);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     for (int i = 0; i < nrun && !rc; i++)
         rc = run[i]->run(&t);

@@ -22,18 +22,10 @@ OUT=${OUT:-$ROOT/bench/results/msg_floor-$(date +%Y%m%d-%H%M%S).txt}
 TK=$BUILD/turbokube
 FLOOR=$BUILD/msg_floor
 name=msg-floor-$$
-work=$(mktemp -d /tmp/tk-bench.XXXXXX)
-if [ "${STORE:-disk}" = tmpfs ]; then
-    work_shm=$(mktemp -d /dev/shm/tk-bench.XXXXXX)
-    export TURBOKUBE_HOME=$work_shm
-fi
-
-cleanup() {
-    "$TK" cluster down --name "$name" -q >/dev/null 2>&1 || true
-    [ -n "${work_shm:-}" ] && rm -rf "$work_shm"
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
+bench_dirs tk-bench disk
+work=$BENCH_WORK
+trap 'rc=$?; bench_teardown "$TK" "$name" ""; bench_keep_on_failure "$work" "$rc"' EXIT
 
 say() { echo "$(date +%H:%M:%S) $*" >&2; }
 [ -x "$FLOOR" ] || { echo "bench: $FLOOR missing: cmake --build $BUILD --target msg_floor" >&2; exit 2; }

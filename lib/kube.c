@@ -1347,46 +1347,35 @@ static void reap_fire(struct tk_timer *t, void *ud)
         destroy(k);
 }
 
-/* Sets k->base, k->tls, k->connect_to, k->origin_len; *host_out and *port_out (caller frees)
- * get the address to connect to. */
-static int parse_server(struct tk_kube *k, const struct tk_kube_opts *o, char **host_out,
-                        char **port_out, struct tk_err *err)
+int tk_kube_server_split(const char *server, struct tk_kube_server *out, struct tk_err *err)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
     int rc = 0;
 
+    memset(out, 0, sizeof(*out));
     if (!u)
         abort();
-    if (curl_url_set(u, CURLUPART_URL, o->server, 0) != CURLUE_OK ||
+    if (curl_url_set(u, CURLUPART_URL, server, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-        rc = tk_err_set(err, TK_EINVAL, "server '%s' is not a URL", o->server);
+        rc = tk_err_set(err, TK_EINVAL, "server '%s' is not a URL", server);
         goto out;
     }
     if (strcasecmp(scheme, "https") && strcasecmp(scheme, "http")) {
-        rc = tk_err_set(err, TK_EINVAL, "server '%s': scheme must be https or http", o->server);
+        rc = tk_err_set(err, TK_EINVAL, "server '%s': scheme must be https or http", server);
         goto out;
     }
-    k->tls = !strcasecmp(scheme, "https");
     size_t plen = strlen(path);
     while (plen > 0 && path[plen - 1] == '/')
         path[--plen] = '\0';
-    if (o->tls_server_name && o->tls_server_name[0]) {
-        /* libcurl verifies (and sends as SNI) the URL's host: put the name there and connect
-         * to the real address underneath. */
-        char *cto = tk_xasprintf("%s:%s:%s:%s", o->tls_server_name, port, host, port);
-        k->connect_to = curl_slist_append(NULL, cto);
-        free(cto);
-        k->base = tk_xasprintf("%s://%s:%s%s", scheme, o->tls_server_name, port, path);
-    } else {
-        k->base = tk_xasprintf("%s://%s:%s%s", scheme, host, port, path);
-    }
-    k->origin_len = strlen(k->base) - plen;
-    *host_out = tk_xstrdup(host);
-    *port_out = tk_xstrdup(port);
+    out->tls = !strcasecmp(scheme, "https");
+    out->scheme = tk_xstrdup(out->tls ? "https" : "http");
+    out->host = tk_xstrdup(host);
+    out->port = tk_xstrdup(port);
+    out->path = tk_xstrdup(path);
 out:
     curl_free(scheme);
     curl_free(host);
@@ -1394,6 +1383,44 @@ out:
     curl_free(path);
     curl_url_cleanup(u);
     return rc;
+}
+
+void tk_kube_server_release(struct tk_kube_server *s)
+{
+    free(s->scheme);
+    free(s->host);
+    free(s->port);
+    free(s->path);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Sets k->base, k->tls, k->connect_to, k->origin_len; *host_out and *port_out (caller frees)
+ * get the address to connect to. */
+static int parse_server(struct tk_kube *k, const struct tk_kube_opts *o, char **host_out,
+                        char **port_out, struct tk_err *err)
+{
+    struct tk_kube_server sv;
+    int rc = tk_kube_server_split(o->server, &sv, err);
+
+    if (rc)
+        return rc;
+    k->tls = sv.tls;
+    if (o->tls_server_name && o->tls_server_name[0]) {
+        /* libcurl verifies (and sends as SNI) the URL's host: put the name there and connect
+         * to the real address underneath. */
+        char *cto = tk_xasprintf("%s:%s:%s:%s", o->tls_server_name, sv.port, sv.host, sv.port);
+        k->connect_to = curl_slist_append(NULL, cto);
+        free(cto);
+        k->base = tk_xasprintf("%s://%s:%s%s", sv.scheme, o->tls_server_name, sv.port, sv.path);
+    } else {
+        k->base = tk_xasprintf("%s://%s:%s%s", sv.scheme, sv.host, sv.port, sv.path);
+    }
+    k->origin_len = strlen(k->base) - strlen(sv.path);
+    *host_out = sv.host;
+    *port_out = sv.port;
+    sv.host = sv.port = NULL;
+    tk_kube_server_release(&sv);
+    return 0;
 }
 
 static int h1_open(struct tk_kube *k, const struct tk_kube_opts *o, const char *host,

@@ -80,6 +80,20 @@ void tk_kube_opts_from_kubeconfig(const struct tk_kubeconfig *kc, struct tk_kube
  * released on the next loop pass (libcurl may still be reaching it now). */
 void tk_kube_free(struct tk_kube *kube);
 
+/* A kubeconfig server URL in parts, as tk_kube_new reads it. */
+struct tk_kube_server {
+    int tls;      /* https */
+    char *scheme; /* "https" or "http" */
+    char *host;   /* as in the URL (an IPv6 address in brackets) */
+    char *port;   /* the URL's, else the scheme's default */
+    char *path;   /* "" or "/prefix", no trailing '/' */
+};
+
+/* Splits server ("https://host[:port][/path]"); release with tk_kube_server_release. Returns 0,
+ * or TK_EINVAL (not a URL, or a scheme other than https/http) with *out zeroed. */
+int tk_kube_server_split(const char *server, struct tk_kube_server *out, struct tk_err *err);
+void tk_kube_server_release(struct tk_kube_server *s);
+
 struct tk_kube_resp {
     long status;             /* HTTP status; 0 when no response arrived */
     const char *body;        /* NUL-terminated response body ("" when none); borrowed */

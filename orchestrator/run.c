@@ -1089,7 +1089,8 @@ static int node_cert_dir(struct cell *c, const struct tk_kubeconfig *kc)
 
 /* controlPlane.bootstrapKubeconfig, before any agent is given it: a kubeconfig that loads, holds
  * a bootstrap token and names the cluster the run attached to (else the nodes would register
- * where the teardown sweep never looks). NULL path: nothing to check. */
+ * where the teardown sweep never looks); then c->cert_dir from it (node_cert_dir), while it is
+ * loaded. NULL path: nothing to check. */
 static int check_bootstrap_kubeconfig(struct cell *c, const char *path)
 {
     struct tk_kubeconfig *kc = NULL;

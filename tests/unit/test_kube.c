@@ -535,6 +535,33 @@ TK_TEST(kube_new_validates)
     tk_loop_free(loop);
 }
 
+TK_TEST(kube_server_split)
+{
+    struct tk_err err = {0};
+    struct tk_kube_server sv;
+
+    CHECK_INT(tk_kube_server_split("https://10.0.0.1:6443/prefix/", &sv, &err), 0);
+    CHECK_INT(sv.tls, 1);
+    CHECK_STR(sv.scheme, "https");
+    CHECK_STR(sv.host, "10.0.0.1");
+    CHECK_STR(sv.port, "6443");
+    CHECK_STR(sv.path, "/prefix"); /* no trailing '/' */
+    tk_kube_server_release(&sv);
+    CHECK_INT(tk_kube_server_split("HTTP://api.example", &sv, &err), 0);
+    CHECK_INT(sv.tls, 0);
+    CHECK_STR(sv.scheme, "http");
+    CHECK_STR(sv.port, "80"); /* the scheme's default */
+    CHECK_STR(sv.path, "");
+    tk_kube_server_release(&sv);
+    CHECK_INT(tk_kube_server_split("ftp://10.0.0.1", &sv, &err), TK_EINVAL);
+    CHECK_CONTAINS(err.msg, "scheme");
+    CHECK(sv.host == NULL);
+    tk_err_clear(&err);
+    CHECK_INT(tk_kube_server_split("https://", &sv, &err), TK_EINVAL);
+    CHECK_CONTAINS(err.msg, "not a URL");
+    CHECK(sv.host == NULL);
+}
+
 /* ---- QPS limiter and priority ---- */
 
 static int h_ok(struct srv *s, int fd, int idx, const char *m, const char *t, const char *head)
@@ -1298,13 +1325,14 @@ H1_VARIANT(kube_watch_stop_inside_callbacks)
 H1_VARIANT(kube_tls_options_wired)
 
 TK_TEST_MAIN(kube_retry_after_429, kube_retry_503_get_not_post, kube_transport_error_retried,
-             kube_new_validates, kube_qps_limiter_spreads, kube_priority_overtakes_queue,
-             kube_verbose_redacts_token, kube_cancel_and_free, kube_watch_resumes_from_last_rv,
-             kube_watch_410_event_relists, kube_watch_http_410_relists,
-             kube_watch_oversized_event_relists, kube_watch_malformed_restarts,
-             kube_watch_stop_inside_callbacks, kube_tls_options_wired, kube_retry_after_429_h1,
-             kube_retry_503_get_not_post_h1, kube_transport_error_retried_h1,
-             kube_qps_limiter_spreads_h1, kube_priority_overtakes_queue_h1, kube_cancel_and_free_h1,
+             kube_new_validates, kube_server_split, kube_qps_limiter_spreads,
+             kube_priority_overtakes_queue, kube_verbose_redacts_token, kube_cancel_and_free,
+             kube_watch_resumes_from_last_rv, kube_watch_410_event_relists,
+             kube_watch_http_410_relists, kube_watch_oversized_event_relists,
+             kube_watch_malformed_restarts, kube_watch_stop_inside_callbacks,
+             kube_tls_options_wired, kube_retry_after_429_h1, kube_retry_503_get_not_post_h1,
+             kube_transport_error_retried_h1, kube_qps_limiter_spreads_h1,
+             kube_priority_overtakes_queue_h1, kube_cancel_and_free_h1,
              kube_watch_resumes_from_last_rv_h1, kube_watch_410_event_relists_h1,
              kube_watch_http_410_relists_h1, kube_watch_oversized_event_relists_h1,
              kube_watch_malformed_restarts_h1, kube_watch_stop_inside_callbacks_h1,

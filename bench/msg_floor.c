@@ -1,7 +1,7 @@
 /* bench/msg_floor.c: what one small API message costs a client on this machine, the floor
  * under the agent's per-message CPU. Sends N sequential merge PATCHes of one Lease's renewTime
  * (a lease renewal's size and shape: ~600 B out, ~1 KiB back, one keep-alive TLS connection)
- * through three clients and prints the process's CPU per request (getrusage) for each:
+ * through several clients and prints the process's CPU per request (getrusage) for each:
  *
  *   floor  blocking socket, OpenSSL directly: one SSL_write, SSL_read until the response ends.
  *          No event loop, no parser beyond Content-Length/chunked: the least a client can do.
@@ -10,8 +10,12 @@
  *   watch  floor's PATCH, and then the same change read back from a watch of the Lease on a
  *          second blocking connection: a status PATCH and its echo, three of the four messages
  *          of a pod start (the fourth, the event POST, is one more floor request).
+ *   wave   lib/h1 with 8 connections and 8 requests in flight at once, the next 8 sent when all
+ *          are answered: what batching saves when several pod starts go out in one wakeup.
+ *   wavelinger  wave, sleeping 3 ms after each wave's writes before reading, so the replies
+ *          are collected in one wakeup rather than woken for one by one (a loop that lingers).
  *
- * usage: msg_floor KUBECONFIG NAMESPACE LEASE N [MODE...]   (floor h1 curl watch; default all)
+ * usage: msg_floor KUBECONFIG NAMESPACE LEASE N [MODE...]   (the modes above; default all)
  * The Lease must exist (bench/msg_floor.sh creates it). Prints, per mode:
  *   MODE requests=N wall_us=W user_us=U sys_us=S cpu_us_per_req=C csw_per_req=X */
 
@@ -352,6 +356,113 @@ static int run_h1(const struct target *t)
     return r.failed;
 }
 
+/* ---- h1 waves: WAVE requests in flight at once, replies collected together ---- */
+
+enum { WAVE = 8 };
+
+struct wave_run {
+    const struct target *t;
+    struct tk_loop *loop;
+    struct tk_h1 *h;
+    struct tk_h1_req req[WAVE];
+    struct tk_buf resp[WAVE];
+    char body[WAVE][128];
+    int inflight, done, failed;
+};
+
+static void wave_done(struct tk_h1_req *req, void *ud)
+{
+    struct wave_run *r = ud;
+    if ((req->err || req->status != 200) && !r->failed) {
+        if (req->status == 404)
+            fprintf(stderr, "wave: the Lease does not exist (bench/msg_floor.sh creates it)\n");
+        else
+            fprintf(stderr, "wave: request failed: %ld %s\n", req->status, req->errmsg);
+        r->failed = 1;
+    }
+    r->inflight--;
+    r->done++;
+}
+
+static int wave_idle(void *ud)
+{
+    struct wave_run *r = ud;
+    return r->failed || r->inflight == 0;
+}
+
+/* Sends n requests in waves of WAVE; with linger_us > 0 sleeps that long after each wave's
+ * writes before the loop reads, so the replies are read in one wakeup instead of one each. */
+static int wave_send(struct wave_run *r, int n, long linger_us)
+{
+    for (int sent = 0; sent < n && !r->failed;) {
+        int k = n - sent < WAVE ? n - sent : WAVE;
+        for (int i = 0; i < k; i++) {
+            tk_buf_reset(&r->resp[i]);
+            patch_body(r->body[i], sizeof(r->body[i]));
+            tk_h1_submit(r->h, &r->req[i], "PATCH", r->t->path,
+                         "User-Agent: msg-floor\r\nAccept: application/json\r\n"
+                         "Content-Type: application/merge-patch+json\r\n",
+                         r->body[i], strlen(r->body[i]), &r->resp[i], 0, 0, wave_done, r);
+        }
+        r->inflight += k;
+        sent += k;
+        if (linger_us > 0) {
+            struct timespec ts = {0, linger_us * 1000};
+            nanosleep(&ts, NULL);
+        }
+        tk_loop_run_until(r->loop, wave_idle, r, 0);
+    }
+    return r->failed;
+}
+
+static int run_wave(const struct target *t, const char *mode, long linger_us)
+{
+    struct tk_err err = {0};
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct tk_h1_opts o = {.host = t->host,
+                           .port = t->port,
+                           .tls = 1,
+                           .ca_pem = t->kc->ca_pem,
+                           .cert_pem = t->kc->client_cert_pem,
+                           .key_pem = t->kc->client_key_pem,
+                           .conns = WAVE};
+    struct wave_run r = {.t = t, .loop = loop};
+    struct usage a, b;
+
+    if (!loop || !(r.h = tk_h1_new(loop, &o, &err))) {
+        fprintf(stderr, "wave: %s\n", err.msg);
+        tk_loop_free(loop);
+        return 1;
+    }
+    for (int i = 0; i < WAVE; i++) {
+        tk_h1_req_init(&r.req[i]);
+        tk_buf_init(&r.resp[i], 1 << 20);
+    }
+    wave_send(&r, WAVE, 0); /* opens the connections; counted from the next wave */
+    usage_now(&a);
+    wave_send(&r, t->n, linger_us);
+    usage_now(&b);
+    if (!r.failed)
+        report(mode, t->n, &a, &b);
+    for (int i = 0; i < WAVE; i++) {
+        tk_h1_req_release(&r.req[i]);
+        tk_buf_release(&r.resp[i]);
+    }
+    tk_h1_free(r.h);
+    tk_loop_free(loop);
+    return r.failed;
+}
+
+static int run_wave_now(const struct target *t)
+{
+    return run_wave(t, "wave", 0);
+}
+
+static int run_wave_linger(const struct target *t)
+{
+    return run_wave(t, "wavelinger", 3000);
+}
+
 /* ---- curl: one easy handle, keep-alive ---- */
 
 static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
@@ -445,7 +556,8 @@ static int run_watch(const struct target *t)
 static const struct mode {
     const char *name;
     int (*run)(const struct target *t);
-} modes[] = {{"floor", run_floor}, {"h1", run_h1}, {"curl", run_curl}, {"watch", run_watch}};
+} modes[] = {{"floor", run_floor}, {"h1", run_h1},         {"curl", run_curl},
+             {"watch", run_watch}, {"wave", run_wave_now}, {"wavelinger", run_wave_linger}};
 enum { NMODES = sizeof(modes) / sizeof(modes[0]) };
 
 static const struct mode *find_mode(const char *name)
@@ -465,13 +577,16 @@ int main(int argc, char **argv)
     int nrun = 0, rc = 0;
 
     if (argc < 5 || (t.n = atoi(argv[4])) <= 0 || argc - 5 > 16) {
-        fprintf(stderr, "usage: %s KUBECONFIG NAMESPACE LEASE N [floor|h1|curl|watch ...]\n",
+        fprintf(stderr,
+                "usage: %s KUBECONFIG NAMESPACE LEASE N "
+                "[floor|h1|curl|watch|wave|wavelinger ...]\n",
                 argv[0]);
         return 2;
     }
     for (int i = 5; i < argc; i++)
         if (!(run[nrun++] = find_mode(argv[i]))) {
-            fprintf(stderr, "unknown mode '%s' (floor, h1, curl, watch)\n", argv[i]);
+            fprintf(stderr, "unknown mode '%s' (floor, h1, curl, watch, wave, wavelinger)\n",
+                    argv[i]);
             return 2;
         }
     for (int i = 0; argc == 5 && i < NMODES; i++)

@@ -8,6 +8,8 @@
 #   h1     lib/h1 on lib/loop, one request at a time (the agent's request path)
 #   curl   libcurl, one easy handle, HTTP/1.1 keep-alive
 #   watch  floor's PATCH plus the change read back from a watch (a status PATCH and its echo)
+#   wave   lib/h1, 8 requests in flight at once (batching); wavelinger: the same, sleeping 3 ms
+#          after each wave's writes so the replies are read in one wakeup
 #
 # usage: ROUNDS=5 N=2000 bench/msg_floor.sh
 # env:   TK_BUILD (default build-agent-rel), OUT (results file), STORE=tmpfs (the cluster's
@@ -42,7 +44,7 @@ EOF
 
 for r in $(seq "$ROUNDS"); do
     say "round $r of $ROUNDS: $N requests per client"
-    "$FLOOR" "$KUBECONFIG" default msg-floor "$N" floor h1 curl watch | tee -a "$work/raw.txt"
+    "$FLOOR" "$KUBECONFIG" default msg-floor "$N" floor h1 curl watch wave wavelinger | tee -a "$work/raw.txt"
 done
 
 {
@@ -59,9 +61,9 @@ for line in open(sys.argv[1]):
     csw[f[0]].append(float(kv["csw_per_req"]))
 base = statistics.median(cpu["floor"])
 print("# median CPU per request (user + sys), context switches per request, ratio to floor")
-for m in ("floor", "h1", "curl", "watch"):
+for m in ("floor", "h1", "curl", "watch", "wave", "wavelinger"):
     c = statistics.median(cpu[m])
-    print(f"{m:6s} {c:7.1f} us  {statistics.median(csw[m]):4.2f} csw  {c / base:4.2f}x  "
+    print(f"{m:10s} {c:7.1f} us  {statistics.median(csw[m]):4.2f} csw  {c / base:4.2f}x  "
           f"(min {min(cpu[m]):.1f}, max {max(cpu[m]):.1f})")
 EOF
 } | tee "$OUT"

@@ -10,13 +10,15 @@
  *   watch  floor's PATCH, and then the same change read back from a watch of the Lease on a
  *          second blocking connection: a status PATCH and its echo, three of the four messages
  *          of a pod start (the fourth, the event POST, is one more floor request).
- *   wave   lib/h1 with 8 connections and 8 requests in flight at once, the next 8 sent when all
- *          are answered: what batching saves when several pod starts go out in one wakeup.
+ *   wave   lib/h1 with 8 connections and 8 requests in flight at once, one to each of the
+ *          Leases LEASE-0 .. LEASE-7 (8 keys, so the apiserver neither serialises nor retries
+ *          them as it would on one), the next 8 sent when all are answered: what batching
+ *          saves when several pod starts go out in one wakeup.
  *   wavelinger  wave, sleeping 3 ms after each wave's writes before reading, so the replies
  *          are collected in one wakeup rather than woken for one by one (a loop that lingers).
  *
  * usage: msg_floor KUBECONFIG NAMESPACE LEASE N [MODE...]   (the modes above; default all)
- * The Lease must exist (bench/msg_floor.sh creates it). Prints, per mode:
+ * The Leases must exist (bench/msg_floor.sh creates them). Prints, per mode:
  *   MODE requests=N wall_us=W user_us=U sys_us=S cpu_us_per_req=C csw_per_req=X */
 
 #include "../lib/buf.h"
@@ -367,6 +369,7 @@ struct wave_run {
     struct tk_h1_req req[WAVE];
     struct tk_buf resp[WAVE];
     char body[WAVE][128];
+    char path[WAVE][600];
     int inflight, done, failed;
 };
 
@@ -375,7 +378,8 @@ static void wave_done(struct tk_h1_req *req, void *ud)
     struct wave_run *r = ud;
     if ((req->err || req->status != 200) && !r->failed) {
         if (req->status == 404)
-            fprintf(stderr, "wave: the Lease does not exist (bench/msg_floor.sh creates it)\n");
+            fprintf(stderr, "wave: %s does not exist (bench/msg_floor.sh creates it)\n",
+                    r->path[req - r->req]);
         else
             fprintf(stderr, "wave: request failed: %ld %s\n", req->status, req->errmsg);
         r->failed = 1;
@@ -399,7 +403,7 @@ static int wave_send(struct wave_run *r, int n, long linger_us)
         for (int i = 0; i < k; i++) {
             tk_buf_reset(&r->resp[i]);
             patch_body(r->body[i], sizeof(r->body[i]));
-            tk_h1_submit(r->h, &r->req[i], "PATCH", r->t->path,
+            tk_h1_submit(r->h, &r->req[i], "PATCH", r->path[i],
                          "User-Agent: msg-floor\r\nAccept: application/json\r\n"
                          "Content-Type: application/merge-patch+json\r\n",
                          r->body[i], strlen(r->body[i]), &r->resp[i], 0, 0, wave_done, r);
@@ -435,6 +439,7 @@ static int run_wave(const struct target *t, const char *mode, long linger_us)
         return 1;
     }
     for (int i = 0; i < WAVE; i++) {
+        snprintf(r.path[i], sizeof(r.path[i]), "%s-%d", t->path, i);
         tk_h1_req_init(&r.req[i]);
         tk_buf_init(&r.resp[i], 1 << 20);
     }

@@ -8,7 +8,7 @@
 #   h1     lib/h1 on lib/loop, one request at a time (the agent's request path)
 #   curl   libcurl, one easy handle, HTTP/1.1 keep-alive
 #   watch  floor's PATCH plus the change read back from a watch (a status PATCH and its echo)
-#   wave   lib/h1, 8 requests in flight at once (batching); wavelinger: the same, sleeping 3 ms
+#   wave   lib/h1, 8 requests in flight at once, to 8 Leases (batching); wavelinger: the same, sleeping 3 ms
 #          after each wave's writes so the replies are read in one wakeup
 #
 # usage: ROUNDS=5 N=2000 bench/msg_floor.sh
@@ -35,12 +35,14 @@ say() { echo "$(date +%H:%M:%S) $*" >&2; }
 say "cluster up ($name)"
 "$TK" cluster up --name "$name" -q --timeout 120s
 eval "$("$TK" cluster env --name "$name")"
-kubectl create -f - >/dev/null <<'EOF'
+for lease in msg-floor msg-floor-{0..7}; do # the wave modes patch msg-floor-0 .. 7, one each
+    kubectl create -f - >/dev/null <<EOF
 apiVersion: coordination.k8s.io/v1
 kind: Lease
-metadata: {name: msg-floor, namespace: default}
+metadata: {name: $lease, namespace: default}
 spec: {holderIdentity: msg-floor, leaseDurationSeconds: 40}
 EOF
+done
 
 for r in $(seq "$ROUNDS"); do
     say "round $r of $ROUNDS: $N requests per client"

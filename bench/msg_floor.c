@@ -273,6 +273,50 @@ out:
 
 /* ---- h1: lib/h1, one at a time ---- */
 
+/* lib/h1 pool of conns TLS connections to t's server with the kubeconfig's identity; NULL
+ * with the reason printed under mode's name. */
+static struct tk_h1 *h1_open(const struct target *t, struct tk_loop *loop, int conns,
+                             const char *mode)
+{
+    struct tk_err err = {0};
+    struct tk_h1_opts o = {.host = t->host,
+                           .port = t->port,
+                           .tls = 1,
+                           .ca_pem = t->kc->ca_pem,
+                           .cert_pem = t->kc->client_cert_pem,
+                           .key_pem = t->kc->client_key_pem,
+                           .conns = conns};
+    struct tk_h1 *h = loop ? tk_h1_new(loop, &o, &err) : NULL;
+
+    if (!h)
+        fprintf(stderr, "%s: %s\n", mode, loop ? err.msg : "no event loop");
+    return h;
+}
+
+/* Submits one merge PATCH of path's renewTime through h (body is the caller's buffer of cap). */
+static void h1_patch(struct tk_h1 *h, struct tk_h1_req *req, const char *path, char *body,
+                     size_t cap, struct tk_buf *resp, tk_h1_done_fn done, void *ud)
+{
+    tk_buf_reset(resp);
+    patch_body(body, cap);
+    tk_h1_submit(h, req, "PATCH", path,
+                 "User-Agent: msg-floor\r\nAccept: application/json\r\n"
+                 "Content-Type: application/merge-patch+json\r\n",
+                 body, strlen(body), resp, 0, 0, done, ud);
+}
+
+/* Non-zero, with the reason printed, when an answered PATCH of path failed. */
+static int h1_failed(const char *mode, const struct tk_h1_req *req, const char *path)
+{
+    if (!req->err && req->status == 200)
+        return 0;
+    if (req->status == 404)
+        fprintf(stderr, "%s: %s does not exist (bench/msg_floor.sh creates it)\n", mode, path);
+    else
+        fprintf(stderr, "%s: request failed: %ld %s\n", mode, req->status, req->errmsg);
+    return 1;
+}
+
 struct h1_run {
     const struct target *t;
     struct tk_h1 *h;
@@ -287,14 +331,8 @@ static void h1_next(struct h1_run *r);
 static void h1_done(struct tk_h1_req *req, void *ud)
 {
     struct h1_run *r = ud;
-    if (req->err || req->status != 200) {
-        if (req->status == 404)
-            fprintf(stderr, "h1: the Lease does not exist (bench/msg_floor.sh creates it)\n");
-        else
-            fprintf(stderr, "h1: request failed: %ld %s\n", req->status, req->errmsg);
-        r->failed = 1;
+    if ((r->failed = h1_failed("h1", req, r->t->path)))
         return;
-    }
     r->done++;
     h1_next(r);
 }
@@ -304,12 +342,7 @@ static void h1_next(struct h1_run *r)
     if (r->sent == r->t->n)
         return;
     r->sent++;
-    tk_buf_reset(&r->resp);
-    patch_body(r->body, sizeof(r->body));
-    tk_h1_submit(r->h, &r->req, "PATCH", r->t->path,
-                 "User-Agent: msg-floor\r\nAccept: application/json\r\n"
-                 "Content-Type: application/merge-patch+json\r\n",
-                 r->body, strlen(r->body), &r->resp, 0, 0, h1_done, r);
+    h1_patch(r->h, &r->req, r->t->path, r->body, sizeof(r->body), &r->resp, h1_done, r);
 }
 
 static int h1_finished(void *ud)
@@ -322,19 +355,10 @@ static int run_h1(const struct target *t)
 {
     struct tk_err err = {0};
     struct tk_loop *loop = tk_loop_new(&err);
-    struct tk_h1_opts o = {.host = t->host,
-                           .port = t->port,
-                           .tls = 1,
-                           .server_name = NULL,
-                           .ca_pem = t->kc->ca_pem,
-                           .cert_pem = t->kc->client_cert_pem,
-                           .key_pem = t->kc->client_key_pem,
-                           .conns = 1};
     struct h1_run r = {.t = t};
     struct usage a, b;
 
-    if (!loop || !(r.h = tk_h1_new(loop, &o, &err))) {
-        fprintf(stderr, "h1: %s\n", err.msg);
+    if (!(r.h = h1_open(t, loop, 1, "h1"))) {
         tk_loop_free(loop);
         return 1;
     }
@@ -376,14 +400,8 @@ struct wave_run {
 static void wave_done(struct tk_h1_req *req, void *ud)
 {
     struct wave_run *r = ud;
-    if ((req->err || req->status != 200) && !r->failed) {
-        if (req->status == 404)
-            fprintf(stderr, "wave: %s does not exist (bench/msg_floor.sh creates it)\n",
-                    r->path[req - r->req]);
-        else
-            fprintf(stderr, "wave: request failed: %ld %s\n", req->status, req->errmsg);
-        r->failed = 1;
-    }
+    if (!r->failed)
+        r->failed = h1_failed("wave", req, r->path[req - r->req]);
     r->inflight--;
     r->done++;
 }
@@ -400,14 +418,9 @@ static int wave_send(struct wave_run *r, int n, long linger_us)
 {
     for (int sent = 0; sent < n && !r->failed;) {
         int k = n - sent < WAVE ? n - sent : WAVE;
-        for (int i = 0; i < k; i++) {
-            tk_buf_reset(&r->resp[i]);
-            patch_body(r->body[i], sizeof(r->body[i]));
-            tk_h1_submit(r->h, &r->req[i], "PATCH", r->path[i],
-                         "User-Agent: msg-floor\r\nAccept: application/json\r\n"
-                         "Content-Type: application/merge-patch+json\r\n",
-                         r->body[i], strlen(r->body[i]), &r->resp[i], 0, 0, wave_done, r);
-        }
+        for (int i = 0; i < k; i++)
+            h1_patch(r->h, &r->req[i], r->path[i], r->body[i], sizeof(r->body[i]), &r->resp[i],
+                     wave_done, r);
         r->inflight += k;
         sent += k;
         if (linger_us > 0) {
@@ -423,18 +436,10 @@ static int run_wave(const struct target *t, const char *mode, long linger_us)
 {
     struct tk_err err = {0};
     struct tk_loop *loop = tk_loop_new(&err);
-    struct tk_h1_opts o = {.host = t->host,
-                           .port = t->port,
-                           .tls = 1,
-                           .ca_pem = t->kc->ca_pem,
-                           .cert_pem = t->kc->client_cert_pem,
-                           .key_pem = t->kc->client_key_pem,
-                           .conns = WAVE};
     struct wave_run r = {.t = t, .loop = loop};
     struct usage a, b;
 
-    if (!loop || !(r.h = tk_h1_new(loop, &o, &err))) {
-        fprintf(stderr, "wave: %s\n", err.msg);
+    if (!(r.h = h1_open(t, loop, WAVE, mode))) {
         tk_loop_free(loop);
         return 1;
     }

@@ -8,8 +8,9 @@
 #   h1     lib/h1 on lib/loop, one request at a time (the agent's request path)
 #   curl   libcurl, one easy handle, HTTP/1.1 keep-alive
 #   watch  floor's PATCH plus the change read back from a watch (a status PATCH and its echo)
-#   wave   lib/h1, 8 requests in flight at once, to 8 Leases (batching); wavelinger: the same, sleeping 3 ms
-#          after each wave's writes so the replies are read in one wakeup
+#   wave   lib/h1, 8 requests in flight at once, to 8 Leases (batching)
+#   wavelinger  the same, sleeping 3 ms after each wave's writes so the replies are read in
+#          one wakeup
 #
 # usage: ROUNDS=5 N=2000 bench/msg_floor.sh
 # env:   TK_BUILD (default build-agent-rel), OUT (results file), STORE=tmpfs (the cluster's
@@ -46,7 +47,8 @@ done
 
 for r in $(seq "$ROUNDS"); do
     say "round $r of $ROUNDS: $N requests per client"
-    "$FLOOR" "$KUBECONFIG" default msg-floor "$N" floor h1 curl watch wave wavelinger | tee -a "$work/raw.txt"
+    "$FLOOR" "$KUBECONFIG" default msg-floor "$N" floor h1 curl watch wave wavelinger |
+        tee -a "$work/raw.txt"
 done
 
 {

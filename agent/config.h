@@ -60,6 +60,7 @@ struct tk_agent_config {
     struct tk_sampler startup;     /* pod startup latency */
     struct tk_sampler run;         /* Job pods' run duration */
     struct tk_sampler termination; /* delay before reporting terminated, clamped to grace */
+    int64_t start_grid_ns;         /* pod starts rounded up to a multiple of this; 0: off */
     uint64_t seed;
 
     char *node_ip_range; /* node InternalIPs: block index+1 of this range */

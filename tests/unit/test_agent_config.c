@@ -39,6 +39,7 @@ TK_TEST(config_defaults)
     CHECK_INT(c.lease_duration_s, 40);
     CHECK_INT(c.lease_renew_ns, 10000000000LL);
     CHECK_INT(c.status_interval_ns, 300000000000LL);
+    CHECK_INT(c.start_grid_ns, 0); /* off: each start at its own sampled time */
     CHECK_INT(c.startup.kind, TK_SAMPLER_LOGNORMAL);
     CHECK_INT(c.qps == 0, 1);
     CHECK_INT(c.api_transport, TK_API_H1); /* lite mode's default */
@@ -79,6 +80,8 @@ TK_TEST(config_flags)
                           "cpu=500m,memory=1Gi",
                           "--startup-latency",
                           "uniform:1s-2s",
+                          "--start-grid",
+                          "100ms",
                           "--qps",
                           "20",
                           "--metrics-addr",
@@ -91,6 +94,7 @@ TK_TEST(config_flags)
     CHECK_INT(parse(&c, &err, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv), 0);
     CHECK_STR(c.kubeconfig, "/tmp/kc");
     CHECK_INT(c.nodes, 200);
+    CHECK_INT(c.start_grid_ns, 100000000);
     tk_agent_config_node_name(&c, 5, name);
     CHECK_STR(name, "fake-1005");
     CHECK_INT(c.nlabels, 2);
@@ -148,6 +152,9 @@ TK_TEST(config_flag_errors)
         {{"agent", "--startup-latency", "lognormal:median=2s", NULL}, "median=D,p99=D"},
         {{"agent", "--lease-renew-interval", "1m", NULL}, "shorter than --lease-duration"},
         {{"agent", "stray", NULL, NULL}, "unexpected argument 'stray'"},
+        {{"agent", "--start-grid", "2s", NULL}, "--start-grid: '2s' is longer than 1s"},
+        {{"agent", "--start-grid", "-1ms", NULL}, "--start-grid: '-1ms' is too short"},
+        {{"agent", "--start-grid", "100", NULL}, "--start-grid"},
         {{"agent", "--api-transport", "h3", NULL}, "not h1, h2 or curl"},
         {{"agent", "--api-conns", "0", NULL}, "--api-conns"},
     };
@@ -269,6 +276,7 @@ TK_TEST(config_help_lists_every_flag)
                            "--startup-latency",
                            "--run-duration",
                            "--termination-delay",
+                           "--start-grid D",
                            "--seed",
                            "--qps",
                            "--burst",

@@ -775,8 +775,7 @@ static void pod_delete_done(const struct tk_kube_resp *resp, void *ud)
  * a wakeup, which halves a message's cost: docs/measurements.md). */
 static int64_t start_at(const struct tk_agent *a, int64_t t)
 {
-    int64_t g = a->cfg->start_grid_ns;
-    return g > 0 ? (t + g - 1) / g * g : t;
+    return tk_sampler_grid_up(t, a->cfg->start_grid_ns);
 }
 
 static void pod_enter_running(struct tk_agent *a, struct tk_apod *p)

@@ -49,6 +49,13 @@ static double unit_open(uint64_t r)
     return ((double)(r >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
+int64_t tk_sampler_grid_up(int64_t t, int64_t step)
+{
+    if (step <= 0 || t % step == 0)
+        return t;
+    return (t / step + 1) * step;
+}
+
 uint64_t tk_sampler_hash(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *c = p;

@@ -55,6 +55,10 @@ int64_t tk_sampler_draw(struct tk_sampler *s);
  * independent draws for one key (startup delay 0, run duration 1, ...). */
 int64_t tk_sampler_draw_key(const struct tk_sampler *s, const char *key, uint64_t salt);
 
+/* t rounded up to the next multiple of step (t itself when it is one, or when step <= 0): the
+ * time on --start-grid at which a start due at t is made. t >= 0 (a monotonic time). */
+int64_t tk_sampler_grid_up(int64_t t, int64_t step);
+
 /* Hashes bytes (FNV-1a 64, then a splitmix64 finalizer); also used for deterministic IDs. */
 uint64_t tk_sampler_hash(const void *p, size_t n, uint64_t seed);
 

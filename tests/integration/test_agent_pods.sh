@@ -12,9 +12,9 @@ ensure_node_route && route=1
 
 agent_start pods --nodes 40 --startup-latency uniform:200ms-1s --run-duration 5s \
     --metrics-addr 127.0.0.1:10262 --kubelet-port 10252
-# a small node that only tolerating pods may use: capacity 2 pods
+# a small node that only tolerating pods may use: capacity 2 pods; its starts on a 1 s grid
 agent_start small --nodes 1 --name-prefix small- --index-start 1000 --capacity pods=2 \
-    --taints dedicated=small:NoSchedule --metrics-addr off --kubelet-addr off
+    --taints dedicated=small:NoSchedule --metrics-addr off --kubelet-addr off --start-grid 1s
 check "41 nodes Ready" wait_until 90 bash -c '[ "$(kubectl get nodes --no-headers | awk "\$2==\"Ready\"" | wc -l)" -eq 41 ]'
 
 kubectl create deployment web --image=nginx:1.25 --replicas=600 >/dev/null

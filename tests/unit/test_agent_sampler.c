@@ -138,5 +138,20 @@ TK_TEST(sampler_parse_specs)
     CHECK_INT(tk_sampler_parse(&s, "-1s", 1, &err), TK_EINVAL);
 }
 
-TK_TEST_MAIN(sampler_parse_specs, sampler_fixed, sampler_uniform_bounds_and_mean,
+TK_TEST(sampler_grid_up)
+{
+    const int64_t ms = 1000000;
+    CHECK_INT(tk_sampler_grid_up(1234 * ms, 0), 1234 * ms); /* off */
+    CHECK_INT(tk_sampler_grid_up(1234 * ms, 100 * ms), 1300 * ms);
+    CHECK_INT(tk_sampler_grid_up(1300 * ms, 100 * ms), 1300 * ms); /* on a step: no wait */
+    CHECK_INT(tk_sampler_grid_up(1300 * ms + 1, 100 * ms), 1400 * ms);
+    CHECK_INT(tk_sampler_grid_up(0, 100 * ms), 0);
+    /* a monotonic clock days into uptime, a 1 s step: up to one step late, never early */
+    for (int64_t t = 86400000 * ms; t < 86400000 * ms + 3000 * ms; t += 7 * ms + 3) {
+        int64_t g = tk_sampler_grid_up(t, 1000 * ms);
+        CHECK(g >= t && g - t < 1000 * ms && g % (1000 * ms) == 0);
+    }
+}
+
+TK_TEST_MAIN(sampler_grid_up, sampler_parse_specs, sampler_fixed, sampler_uniform_bounds_and_mean,
              sampler_lognormal_quantiles, sampler_lognormal_keyed_quantiles, sampler_deterministic)

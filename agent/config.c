@@ -118,7 +118,8 @@ static const struct opt opts[] = {
      "the pod's grace period"},
     {"start-grid", O_START_GRID, "D", "0 (off)",
      "report pod starts on a grid of D (at most 1s): a start due between two steps waits for the "
-     "next, so the starts of one step share a wakeup and a write (less agent CPU per start); "
+     "next, so the starts of one step go out in one loop pass and share wakeups (less agent CPU "
+     "per start); "
      "a start is reported up to D late (a kubelet's PLEG relists every 1s)"},
     {"seed", O_SEED, "N", "1", "seed of every sampled delay (same seed and pod names: same run)"},
     {"node-ip-range", O_NODE_IP_RANGE, "CIDR", "10.200.0.0/16",

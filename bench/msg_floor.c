@@ -394,7 +394,7 @@ struct wave_run {
     struct tk_buf resp[WAVE];
     char body[WAVE][128];
     char path[WAVE][600];
-    int inflight, done, failed;
+    int inflight, failed;
 };
 
 static void wave_done(struct tk_h1_req *req, void *ud)
@@ -403,7 +403,6 @@ static void wave_done(struct tk_h1_req *req, void *ud)
     if (!r->failed)
         r->failed = h1_failed("wave", req, r->path[req - r->req]);
     r->inflight--;
-    r->done++;
 }
 
 static int wave_idle(void *ud)
@@ -578,6 +577,13 @@ static const struct mode *find_mode(const char *name)
     return NULL;
 }
 
+/* The modes' names, separated by sep, for the usage and error messages. */
+static void print_modes(const char *sep)
+{
+    for (int i = 0; i < NMODES; i++)
+        fprintf(stderr, "%s%s", i ? sep : "", modes[i].name);
+}
+
 int main(int argc, char **argv)
 {
     struct target t = {0};
@@ -587,16 +593,16 @@ int main(int argc, char **argv)
     int nrun = 0, rc = 0;
 
     if (argc < 5 || (t.n = atoi(argv[4])) <= 0 || argc - 5 > 16) {
-        fprintf(stderr,
-                "usage: %s KUBECONFIG NAMESPACE LEASE N "
-                "[floor|h1|curl|watch|wave|wavelinger ...]\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s KUBECONFIG NAMESPACE LEASE N [", argv[0]);
+        print_modes("|");
+        fprintf(stderr, " ...]\n");
         return 2;
     }
     for (int i = 5; i < argc; i++)
         if (!(run[nrun++] = find_mode(argv[i]))) {
-            fprintf(stderr, "unknown mode '%s' (floor, h1, curl, watch, wave, wavelinger)\n",
-                    argv[i]);
+            fprintf(stderr, "unknown mode '%s' (", argv[i]);
+            print_modes(", ");
+            fprintf(stderr, ")\n");
             return 2;
         }
     for (int i = 0; argc == 5 && i < NMODES; i++)

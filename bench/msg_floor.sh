@@ -45,9 +45,11 @@ spec: {holderIdentity: msg-floor, leaseDurationSeconds: 40}
 EOF
 done
 
+MODES="floor h1 curl watch wave wavelinger" # the summary below reports these, in this order
 for r in $(seq "$ROUNDS"); do
     say "round $r of $ROUNDS: $N requests per client"
-    "$FLOOR" "$KUBECONFIG" default msg-floor "$N" floor h1 curl watch wave wavelinger |
+    # shellcheck disable=SC2086
+    "$FLOOR" "$KUBECONFIG" default msg-floor "$N" $MODES |
         tee -a "$work/raw.txt"
 done
 
@@ -55,7 +57,7 @@ done
     echo "# bench/msg_floor.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD)"
     echo "# ROUNDS=$ROUNDS N=$N STORE=${STORE:-disk}; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
     cat "$work/raw.txt"
-    python3 - "$work/raw.txt" <<'EOF'
+    python3 - "$work/raw.txt" "$MODES" <<'EOF'
 import collections, statistics, sys
 cpu, csw = collections.defaultdict(list), collections.defaultdict(list)
 for line in open(sys.argv[1]):
@@ -65,7 +67,7 @@ for line in open(sys.argv[1]):
     csw[f[0]].append(float(kv["csw_per_req"]))
 base = statistics.median(cpu["floor"])
 print("# median CPU per request (user + sys), context switches per request, ratio to floor")
-for m in ("floor", "h1", "curl", "watch", "wave", "wavelinger"):
+for m in sys.argv[2].split():
     c = statistics.median(cpu[m])
     print(f"{m:10s} {c:7.1f} us  {statistics.median(csw[m]):4.2f} csw  {c / base:4.2f}x  "
           f"(min {min(cpu[m]):.1f}, max {max(cpu[m]):.1f})")

@@ -210,13 +210,9 @@ static const struct schema load_schema[] = {
     {"timeout", EK_SCALAR, NULL},    {NULL, EK_FIXED, NULL},
 };
 static const struct schema startup_schema[] = {
-    {"distribution", EK_SCALAR, NULL},
-    {"value", EK_SCALAR, NULL},
-    {"min", EK_SCALAR, NULL},
-    {"max", EK_SCALAR, NULL},
-    {"median", EK_SCALAR, NULL},
-    {"p99", EK_SCALAR, NULL},
-    {NULL, EK_FIXED, NULL},
+    {"distribution", EK_SCALAR, NULL}, {"value", EK_SCALAR, NULL},  {"min", EK_SCALAR, NULL},
+    {"max", EK_SCALAR, NULL},          {"median", EK_SCALAR, NULL}, {"p99", EK_SCALAR, NULL},
+    {"grid", EK_SCALAR, NULL},         {NULL, EK_FIXED, NULL},
 };
 static const struct schema capacity_schema[] = {
     {"cpu", EK_SCALAR, NULL},
@@ -978,8 +974,8 @@ static int parse_control_plane(struct ctx *c, const struct tk_yaml_node *node,
 
 static int parse_startup(struct ctx *c, const struct tk_yaml_node *node, struct tk_cell_params *p)
 {
-    static const char *const keys[] = {"distribution", "value", "min", "max",
-                                       "median",       "p99",   NULL};
+    static const char *const keys[] = {"distribution", "value", "min",  "max",
+                                       "median",       "p99",   "grid", NULL};
     static const char *const per_dist[3][3] = {
         {"value", NULL, NULL}, {"min", "max", NULL}, {"median", "p99", NULL}};
     struct pctx s;
@@ -989,9 +985,16 @@ static int parse_startup(struct ctx *c, const struct tk_yaml_node *node, struct 
     p->startup_dist = TK_EXP_LOGNORMAL;
     p->startup_a_ns = 1 * NS_PER_S;
     p->startup_b_ns = 3 * NS_PER_S;
-    if (section(c, node, "agents.podStartup", keys, &s))
+    p->startup_grid_ns = 0;
+    if (section(c, node, "agents.podStartup", keys, &s) ||
+        get_dur(&s, "grid", 0, NS_PER_S, &p->startup_grid_ns))
         return c->err->code;
     if (!s.map)
+        return 0;
+    int any = 0;
+    for (int k = 0; keys[k] && strcmp(keys[k], "grid"); k++)
+        any |= val(&s, keys[k]) != NULL;
+    if (!any) /* grid alone: the default distribution */
         return 0;
     if (get_enum(&s, "distribution", dist_names, &dist))
         return c->err->code;
@@ -1502,6 +1505,8 @@ static cJSON *params_json(const struct tk_cell_params *p, int repeat)
         add_dur(su, "p99", p->startup_b_ns);
         break;
     }
+    if (p->startup_grid_ns) /* absent when off: cells from before the field keep their ids */
+        add_dur(su, "grid", p->startup_grid_ns);
 
     cJSON *ld = cJSON_AddObjectToObject(root, "load");
     add_str(ld, "shape", shape_names[p->shape]);
@@ -1650,6 +1655,7 @@ static const struct pathinfo known_paths[] = {
     {"agents.podStartup.max", VT_DUR, NULL},
     {"agents.podStartup.median", VT_DUR, NULL},
     {"agents.podStartup.p99", VT_DUR, NULL},
+    {"agents.podStartup.grid", VT_DUR, NULL},
     {"load.shape", VT_ENUM, shape_names},
     {"load.podsPerNode", VT_INT, NULL},
     {"load.namespaces", VT_INT, NULL},
@@ -2341,7 +2347,8 @@ int64_t tk_exp_estimate_ns(const struct tk_cell_params *p)
              (p->datastore == TK_EXP_DS_KINE_POSTGRES ? 10 : 0);
     /* TLS bootstrap: a CSR per node, approved at ~10/s (docs/measurements.md) */
     s += 5 + (double)p->nodes / (p->bootstrap_kubeconfig ? 10 : 100);
-    load = (double)tk_exp_objects(p) / qps + (double)p->startup_b_ns / 1e9 + 5;
+    load = (double)tk_exp_objects(p) / qps + (double)p->startup_b_ns / 1e9 +
+           (double)p->startup_grid_ns / 1e9 + 5;
     if (p->churn) {
         if (p->churn_duration_ns > 0) {
             load += (double)p->churn_duration_ns / 1e9;

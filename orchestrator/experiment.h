@@ -93,8 +93,9 @@ struct tk_cell_params {
     enum tk_exp_fidelity fidelity;
     int64_t capacity_cpu_milli, capacity_memory_bytes, capacity_pods; /* per node */
     enum tk_exp_dist startup_dist;
-    int64_t startup_a_ns; /* fixed: the value; uniform: min; lognormal: median */
-    int64_t startup_b_ns; /* uniform: max; lognormal: p99; fixed: = a */
+    int64_t startup_a_ns;    /* fixed: the value; uniform: min; lognormal: median */
+    int64_t startup_b_ns;    /* uniform: max; lognormal: p99; fixed: = a */
+    int64_t startup_grid_ns; /* agent --start-grid: starts rounded up to this step; 0 off */
 
     /* load */
     enum tk_exp_shape shape;
@@ -198,7 +199,8 @@ int64_t tk_exp_objects(const struct tk_cell_params *p);
  *   bring-up   local: 20 s, + 10 s for 3 etcd members, + 10 s for kine-postgres; kubeconfig: 0
  *   nodes      5 s + nodes / 100 per second (registration and Ready); / 10 per second with
  *              bootstrapKubeconfig (a CSR per node)
- *   load       objects / qps + pod startup (uniform max, lognormal p99, fixed value) + 5 s,
+ *   load       objects / qps + pod startup (uniform max, lognormal p99, fixed value) + grid
+ *              + 5 s,
  *              + churn (its duration, or cycles x (2 x churned objects / qps + delay)),
  *              capped at load.timeout
  *   teardown   10 s + pods / 200 per second (garbage collection), + 10 s */

@@ -1371,7 +1371,7 @@ static int phase_agents(struct cell *c)
 {
     const struct tk_cell_params *p = &c->c->p;
     char startup[128], cpu[32], cap[160], idx[32], nodes[32], addr[64], log[PATH_MAX];
-    char run_label[64];
+    char run_label[64], grid[TK_DURATION_MAX];
     struct tk_err err = {0};
 
     set_phase(c, PH_AGENTS);
@@ -1451,6 +1451,11 @@ static int phase_agents(struct cell *c)
                               NULL};
         for (size_t k = 0; rest[k]; k++)
             argv[n++] = rest[k];
+        if (p->startup_grid_ns) {
+            tk_duration_format(p->startup_grid_ns, grid, sizeof(grid));
+            argv[n++] = "--start-grid";
+            argv[n++] = grid;
+        }
         argv[n] = NULL;
         struct tk_proc_spec spec = {.argv = argv, .log_path = log, .marker = c->info.dir};
         if (tk_proc_spawn(&spec, &a->pid, &err)) {

@@ -273,6 +273,41 @@ TK_TEST(map_sections_as_alternatives)
     tk_experiment_free(e);
 }
 
+TK_TEST(start_grid_field)
+{
+    struct tk_err err = {0};
+    struct tk_experiment *plain = load_str("name: g\n", &err);
+    struct tk_experiment *e = load_str("name: g\n"
+                                       "agents:\n"
+                                       "  podStartup:\n"
+                                       "    - {grid: [0s, 1s]}\n"
+                                       "    - {distribution: fixed, value: 2s, grid: 100ms}\n",
+                                       &err);
+    char spec[64];
+    if (!e)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(plain != NULL && e != NULL);
+    CHECK_INT(e->ncells, 3);
+    /* grid alone keeps the default distribution */
+    CHECK_INT(e->cells[0].p.startup_grid_ns, 0);
+    CHECK_INT(e->cells[1].p.startup_grid_ns, 1000000000);
+    CHECK_INT(e->cells[1].p.startup_dist, TK_EXP_LOGNORMAL);
+    tk_exp_startup_spec(&e->cells[1].p, spec, sizeof(spec));
+    CHECK_STR(spec, "lognormal:median=1s,p99=3s");
+    CHECK_STR(param(&e->cells[1], "agents.podStartup.grid"), "1s");
+    CHECK_INT(e->cells[2].p.startup_dist, TK_EXP_FIXED);
+    CHECK_INT(e->cells[2].p.startup_grid_ns, 100000000);
+    CHECK_STR(param(&e->cells[2], "agents.podStartup.grid"), "100ms");
+    /* off is not written: a cell without the field keeps the id it had before it existed */
+    CHECK(param(&e->cells[0], "agents.podStartup.grid") == NULL);
+    CHECK_STR(e->cells[0].id, plain->cells[0].id);
+    CHECK(strcmp(e->cells[0].id, e->cells[1].id) != 0);
+    /* a start may wait one step more */
+    CHECK_INT(tk_exp_estimate_ns(&e->cells[1].p) - tk_exp_estimate_ns(&e->cells[0].p), 1000000000);
+    tk_experiment_free(plain);
+    tk_experiment_free(e);
+}
+
 TK_TEST(hosts_and_placement_alternatives)
 {
     struct tk_err err = {0};
@@ -684,7 +719,7 @@ TK_TEST(syntax_errors_name_the_file)
     CHECK_CONTAINS(err.msg, "cannot read '/nonexistent/x.yaml'");
 }
 
-TK_TEST_MAIN(bad_files_fail_with_their_message, shipped_experiments_load,
+TK_TEST_MAIN(bad_files_fail_with_their_message, shipped_experiments_load, start_grid_field,
              quickstart_is_one_short_cell, defaults, default_version_is_pinned,
              scalar_lists_expand_in_file_order, map_sections_as_alternatives,
              hosts_and_placement_alternatives, exclude_rules, repeat_passes, cell_ids_are_stable,

@@ -6,6 +6,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "duration.h"
 #include "httpd.h"
 #include "kubelet.h"
 #include "log.h"
@@ -98,9 +99,12 @@ int main(int argc, char **argv)
     }
     tk_agent_on_fatal(app.agent, on_fatal, &app);
     tk_agent_begin(app.agent);
-    tk_info("agent started", "nodes=%lld prefix=%s first=%lld fidelity=%s", (long long)cfg.nodes,
-            cfg.name_prefix, (long long)cfg.index_start,
-            cfg.fidelity == TK_FIDELITY_KUBELET ? "kubelet" : "lite");
+    char grid[TK_DURATION_MAX] = "off";
+    if (cfg.start_grid_ns)
+        tk_duration_format(cfg.start_grid_ns, grid, sizeof(grid));
+    tk_info("agent started", "nodes=%lld prefix=%s first=%lld fidelity=%s start_grid=%s",
+            (long long)cfg.nodes, cfg.name_prefix, (long long)cfg.index_start,
+            cfg.fidelity == TK_FIDELITY_KUBELET ? "kubelet" : "lite", grid);
     if (tk_loop_run(app.loop)) {
         tk_err_set(&err, TK_EIO, "event loop failed");
         goto out;

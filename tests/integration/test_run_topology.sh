@@ -33,7 +33,7 @@ controlPlane:
     latency: 2ms
 agents:
   nodes: 10
-  podStartup: {distribution: fixed, value: 200ms}
+  podStartup: {distribution: fixed, value: 200ms, grid: 100ms}
 load: {shape: node-density, podsPerNode: 3, qps: 20, timeout: 3m}
 measurement: {scrapeInterval: 2s}
 YAML
@@ -67,6 +67,7 @@ check "... each group measured" test "$(q "SELECT count(*) FROM usage WHERE cell
 # 2ms between hosts: apiserver->etcd, and both controllers->apiserver (one proxy)
 check "... 2ms added over 2 links, and how" bash -c "sqlite3 '$db' \"SELECT value, labels FROM samples WHERE cell=$c3 AND metric='latency_added_seconds'\" | grep -qE '^0.002\\|method=\"toxiproxy; netem .*\",links=\"2\"\$'"
 check "... toxiproxy measured" test "$(q "SELECT count(*) FROM usage WHERE cell=$c3 AND component='toxiproxy'")" = 1
+check "agents.podStartup.grid reaches the agents: --start-grid 100ms" bash -c "grep -l 'start_grid=100ms' \"\$(sqlite3 '$db' 'SELECT dir FROM cells WHERE id=$c0')\"/logs/agent-*.log"
 check "another Kubernetes version: failed" test "$(q "SELECT status FROM cells WHERE id=$c2")" = failed
 check "another Kubernetes version: the reason says what is missing" bash -c "sqlite3 '$db' 'SELECT exit_reason FROM cells WHERE id=$c2' | grep -q 'Kubernetes v1.35.0'"
 check "another Kubernetes version: a hard failure point" test "$(q "SELECT count(*) FROM failure_points WHERE cell=$c2 AND kind='hard' AND what='unsupported'")" = 1

@@ -6,14 +6,11 @@
 #
 # A warm-up agent registers the nodes first. Each trial starts one agent (lite, NODES nodes) on
 # them, waits for every node Ready, lets it settle, takes its idle CPU rate over IDLE seconds,
-# creates a Deployment of PODS replicas, and takes its CPU until readyReplicas == PODS; then
-# deletes the Deployment, waits for its pods to be gone and stops the agent (the next one takes
-# over the same nodes). CPU is the agent's on-CPU time from /proc/PID/schedstat (nanoseconds).
-# Per pod: raw = rollout CPU / PODS, net = (rollout CPU - idle rate x rollout time) / PODS. Each
-# trial also records how many echoes of the agent's own status the pods watch dropped unparsed
-# by the end of the rollout (turbokube_agent_pod_echoes_skipped_total). Trials run A B B A in
-# every round, so drift over the run falls on both alike; the result is each agent's median and
-# B's median over A's.
+# creates a Deployment of PODS replicas, and takes its CPU until readyReplicas == PODS; then deletes the Deployment, waits for its pods to be gone and
+# stops the agent (the next one takes over the same nodes). CPU is the agent's on-CPU time from
+# /proc/PID/schedstat (nanoseconds). Per pod: raw = rollout CPU / PODS, net = (rollout CPU -
+# idle rate x rollout time) / PODS. Trials run A B B A in every round, so drift over the run
+# falls on both alike; the result is each agent's median and B's median over A's.
 #
 # usage: AGENT_A=/path/old/turbokube-agent AGENT_B=/path/new/turbokube-agent bench/pod_start_ab.sh
 # env:   ROUNDS (3), NODES (500), PODS (1000), IDLE (20 s), TK_BUILD (default build-agent-rel:
@@ -88,7 +85,6 @@ trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to 
         sleep 1
     done
     c2=$(oncpu) t2=$(now_ns)
-    skipped=$(metric turbokube_agent_pod_echoes_skipped_total)
     kubectl delete deployment podab --wait=true >/dev/null
     deadline=$(($(date +%s) + 300))
     until [ "$(kubectl get pods --no-headers 2>/dev/null | wc -l)" = 0 ]; do
@@ -96,10 +92,9 @@ trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to 
         sleep 1
     done
     stop_agent
-    awk -v l="$label" -v p="$PODS" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
-        -v sk="${skipped:--}" 'BEGIN {
+    awk -v l="$label" -v p="$PODS" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
         idle = (c1 - c0) / (t1 - t0); roll = c2 - c1; dt = t2 - t1
-        printf "%s %.0f %.0f %.1f %s\n", l, roll / p / 1000, (roll - idle * dt) / p / 1000, dt / 1e9, sk }' |
+        printf "%s %.0f %.0f %.1f\n", l, roll / p / 1000, (roll - idle * dt) / p / 1000, dt / 1e9 }' |
         tee -a "$work/trials.txt" >&2
 }
 
@@ -108,7 +103,7 @@ trial() { # trial LABEL BINARY ARGS: appends "LABEL raw_us net_us rollout_s" to 
     echo "# A: $AGENT_A (sha256 $(sha256sum "$AGENT_A" | cut -c1-12)) ${ARGS_A:-} ${WHAT_A:-}"
     echo "# B: $AGENT_B (sha256 $(sha256sum "$AGENT_B" | cut -c1-12)) ${ARGS_B:-} ${WHAT_B:-}"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "# agent raw_us_per_pod net_us_per_pod rollout_s echoes_skipped (by the end of the rollout; - : an agent without the counter)"
+    echo "# agent raw_us_per_pod net_us_per_pod rollout_s"
 } >"$work/trials.txt"
 # The first agent on a fresh cluster creates the nodes and leases; every trial should take
 # over existing ones (the first trial's idle rate was inflated without this).

@@ -157,8 +157,7 @@ struct tk_apod {
     uint8_t failures;
     uint8_t gone; /* deleted in the API while a request was in flight: forget on its answer */
     uint32_t ip;
-    uint64_t seq;     /* of the last event seen for it (struct scope) */
-    uint64_t echo_rv; /* resourceVersion our last accepted status PATCH made (0: none) */
+    uint64_t seq; /* of the last event seen for it (struct scope) */
     int restarts, exit_code, last_exit;
     int64_t start_wall, ready_wall, finished_wall, last_started_wall, last_finished_wall;
 };
@@ -714,32 +713,6 @@ static void pod_retry(struct tk_agent *a, struct tk_apod *p, int was_delete)
     tk_timer_start(a->loop, &p->resend, tk_now_ns() + d);
 }
 
-/* A decimal resourceVersion as a number (an object's first, as Go encodes it: metadata's);
- * 0 when there is none or it is not a plain decimal (an opaque one is never matched). */
-static uint64_t rv_num(const char *s, size_t n)
-{
-    uint64_t v = 0;
-    if (n == 0 || n > 19)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    return v;
-}
-
-static uint64_t rv_of(const char *body)
-{
-    static const char pat[] = "\"resourceVersion\":\"";
-    const char *s = strstr(body, pat), *e;
-    if (!s)
-        return 0;
-    s += sizeof(pat) - 1;
-    e = strchr(s, '"');
-    return e ? rv_num(s, (size_t)(e - s)) : 0;
-}
-
 static void pod_status_done(const struct tk_kube_resp *resp, void *ud)
 {
     struct tk_apod *p = ud;
@@ -756,7 +729,6 @@ static void pod_status_done(const struct tk_kube_resp *resp, void *ud)
     }
     if (ok2xx(resp)) {
         p->failures = 0;
-        p->echo_rv = rv_of(resp->body);
         if (p->st != PS_STARTING && !p->reported) {
             p->reported = 1;
             a->stats.pods_started_total++;
@@ -1059,28 +1031,6 @@ void tk_agent_pod_event(struct tk_agent *a, enum tk_watch_type type, cJSON *obj,
     }
 }
 
-int tk_agent_pod_peek(struct tk_agent *a, const struct tk_watch_peek *pk)
-{
-    char uid[64];
-    struct tk_apod *p;
-    struct scope *sc;
-
-    if (pk->type != TK_WATCH_MODIFIED || !pk->uid || pk->uid_len >= sizeof(uid) || !pk->rv)
-        return 0;
-    memcpy(uid, pk->uid, pk->uid_len);
-    uid[pk->uid_len] = '\0';
-    p = pod_find(a, uid);
-    if (!p || !p->echo_rv || rv_num(pk->rv, pk->rv_len) != p->echo_rv)
-        return 0;
-    /* the object our own PATCH made, as its answer showed it: nothing new to learn from it.
-     * Counted as seen, as tk_agent_pod_event would, so a relist does not forget the pod */
-    sc = scope_of(a, p->node);
-    p->seq = ++sc->seq;
-    sc->prev_eq = 0;
-    a->stats.pod_echoes_skipped_total++;
-    return 1;
-}
-
 static void sync_node_pods(struct tk_agent *a, struct tk_agent_node *n, uint64_t cutoff)
 {
     struct tk_apod *p = n->pods, *next;
@@ -1135,17 +1085,6 @@ static void shared_pods_event(enum tk_watch_type type, cJSON *obj, void *ud)
 {
     struct tk_agent *a = ud;
     tk_agent_pod_event(a, type, obj, list_class(a->w_pods, type, obj));
-}
-
-static int node_pods_peek(const struct tk_watch_peek *pk, void *ud)
-{
-    struct tk_agent_node *n = ud;
-    return tk_agent_pod_peek(n->a, pk);
-}
-
-static int shared_pods_peek(const struct tk_watch_peek *pk, void *ud)
-{
-    return tk_agent_pod_peek(ud, pk);
 }
 
 static void shared_pods_sync(void *ud)
@@ -1603,9 +1542,7 @@ static void node_start_watches(struct tk_agent *a, struct tk_agent_node *n)
     snprintf(sel, sizeof(sel), "spec.nodeName=%s", n->name);
     wo.field_selector = sel;
     wo.max_event_bytes = (size_t)a->cfg->max_event_bytes;
-    wo.peek = node_pods_peek;
     n->w_pods = tk_kube_watch_start(n->kube, &wo, node_pods_event, node_pods_sync, n, &err);
-    wo.peek = NULL;
     wo.path = "/api/v1/nodes";
     snprintf(sel, sizeof(sel), "metadata.name=%s", n->name);
     n->w_node = tk_kube_watch_start(n->kube, &wo, node_watch_event, NULL, n, &err);
@@ -1790,11 +1727,9 @@ int tk_agent_connect(struct tk_agent *a, struct tk_err *err)
         wo.path = "/api/v1/pods";
         wo.field_selector = "spec.nodeName!=";
         wo.max_event_bytes = (size_t)c->max_event_bytes;
-        wo.peek = shared_pods_peek;
         a->w_pods = tk_kube_watch_start(a->kube, &wo, shared_pods_event, shared_pods_sync, a, err);
         if (!a->w_pods)
             return err->code;
-        wo.peek = NULL;
         wo.path = "/api/v1/nodes";
         wo.field_selector = NULL;
         wo.label_selector = "turbokube.io/fake=true";
@@ -2096,7 +2031,6 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
         ks.watch_restarts += ns.watch_restarts;
         ks.watch_relists += ns.watch_relists;
         ks.watch_events += ns.watch_events;
-        ks.watch_skipped += ns.watch_skipped;
         ks.retries += ns.retries;
         ks.inflight += ns.inflight;
         ks.queued += ns.queued;
@@ -2175,11 +2109,6 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
                          "Pods whose Running status was accepted.", TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_pods_started_total", NULL, 0,
                              s.pods_started_total);
-    tk_prom_write_family(&w, "turbokube_agent_pod_echoes_skipped_total",
-                         "Pods-watch events dropped unparsed: our own accepted status, echoed.",
-                         TK_PROM_COUNTER);
-    tk_prom_write_sample_u64(&w, "turbokube_agent_pod_echoes_skipped_total", NULL, 0,
-                             s.pod_echoes_skipped_total);
     tk_prom_write_family(&w, "turbokube_agent_pods_deleted_total",
                          "Pods whose final DELETE was accepted.", TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_pods_deleted_total", NULL, 0,
@@ -2217,10 +2146,9 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
     tk_prom_write_family(&w, "turbokube_agent_watch_relists_total",
                          "LISTs after the first (410 Gone, oversized events).", TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_watch_relists_total", NULL, 0, ks.watch_relists);
-    tk_prom_write_family(&w, "turbokube_agent_watch_events_total",
-                         "Watch events received (dropped echoes included).", TK_PROM_COUNTER);
-    tk_prom_write_sample_u64(&w, "turbokube_agent_watch_events_total", NULL, 0,
-                             ks.watch_events + ks.watch_skipped);
+    tk_prom_write_family(&w, "turbokube_agent_watch_events_total", "Watch events received.",
+                         TK_PROM_COUNTER);
+    tk_prom_write_sample_u64(&w, "turbokube_agent_watch_events_total", NULL, 0, ks.watch_events);
     tk_prom_write_family(&w, "turbokube_agent_api_retries_total",
                          "Request attempts that were retries.", TK_PROM_COUNTER);
     tk_prom_write_sample_u64(&w, "turbokube_agent_api_retries_total", NULL, 0, ks.retries);

@@ -94,11 +94,6 @@ void tk_agent_free(struct tk_agent *a);
  * watches call it. */
 void tk_agent_pod_event(struct tk_agent *a, enum tk_watch_type type, cJSON *obj, int from_list);
 
-/* The pods watches' peek (watch.h): 1 for a MODIFIED event that is the echo of the agent's own
- * last accepted status PATCH of a pod it holds (same uid, and the resourceVersion that PATCH's
- * answer carried), which is then dropped unparsed, as if handled; 0 for everything else. */
-int tk_agent_pod_peek(struct tk_agent *a, const struct tk_watch_peek *pk);
-
 /* A LIST (or relist) of pods was delivered: pods the agent tracks whose last event is older
  * than the list were not in it and are forgotten (their DELETED was missed). */
 void tk_agent_pod_sync(struct tk_agent *a);
@@ -117,10 +112,9 @@ struct tk_agent_stats {
     uint64_t events_failed_total;
     uint64_t lease_renewals_total;
     uint64_t lease_failures_total;
-    uint64_t ignored_pods_total;       /* watch events for pods bound elsewhere */
-    uint64_t bad_objects_total;        /* watch objects we could not parse */
-    uint64_t pods_resynced_total;      /* Running status re-sent after someone else changed it */
-    uint64_t pod_echoes_skipped_total; /* our own status, echoed by the pods watch, not parsed */
+    uint64_t ignored_pods_total;  /* watch events for pods bound elsewhere */
+    uint64_t bad_objects_total;   /* watch objects we could not parse */
+    uint64_t pods_resynced_total; /* Running status re-sent after someone else changed it */
 };
 
 void tk_agent_get_stats(const struct tk_agent *a, struct tk_agent_stats *out);

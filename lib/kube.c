@@ -120,7 +120,6 @@ struct tk_kube_watch {
     int timeout_seconds, flags;
     tk_watch_event_fn on_event;
     tk_watch_sync_fn on_sync;
-    tk_watch_peek_fn peek;
     void *ud;
     struct tk_kube_req *req; /* LIST page or WATCH stream in progress */
     struct tk_watch_parser parser;
@@ -1134,22 +1133,6 @@ static int watch_on_event(enum tk_watch_type type, cJSON *obj, void *ud)
     return deliver(w, type, obj) ? TK_WATCH_STOP : 0;
 }
 
-/* The parser's peek: the user's, and a dropped event's resourceVersion kept for the resume. */
-static int watch_peek(const struct tk_watch_peek *pk, void *ud)
-{
-    struct tk_kube_watch *w = ud;
-    char rv[RV_MAX];
-
-    if (pk->type == TK_WATCH_ERROR || !pk->rv || pk->rv_len >= sizeof(rv) || !w->peek(pk, w->ud))
-        return 0;
-    memcpy(rv, pk->rv, pk->rv_len);
-    rv[pk->rv_len] = '\0';
-    set_rv(w, rv);
-    w->stream_events++;
-    w->kube->stats.watch_skipped++;
-    return 1;
-}
-
 static int watch_sink(struct tk_kube_req *r, const char *data, size_t len, void *ud)
 {
     struct tk_kube_watch *w = ud;
@@ -1290,9 +1273,6 @@ struct tk_kube_watch *tk_kube_watch_start(struct tk_kube *kube, const struct tk_
     w->on_sync = on_sync;
     w->ud = ud;
     tk_watch_parser_init(&w->parser, opts->max_event_bytes);
-    w->peek = opts->peek;
-    if (w->peek)
-        tk_watch_parser_set_peek(&w->parser, watch_peek, w);
     tk_timer_init(&w->timer, watch_timer_fire, w);
     w->next = kube->watches;
     if (kube->watches)

@@ -170,10 +170,6 @@ struct tk_watch_opts {
     size_t max_event_bytes;                      /* 0 = 16 MiB */
     int timeout_seconds; /* server-side timeoutSeconds per WATCH; 0 = random 300-600 each */
     int flags;           /* TK_KUBE_PRIORITY: LIST and WATCH requests jump the limiter queue */
-    /* NULL, or called (with the watch's ud) for each streamed event before it is parsed; 1
-     * drops it (watch.h). A dropped event's resourceVersion is still tracked, and it counts in
-     * watch_skipped, not watch_events. LIST items are never peeked. */
-    tk_watch_peek_fn peek;
 };
 
 /* Starts LIST (limit=500, continue pagination) -> items as ADDED -> sync -> WATCH from the
@@ -203,7 +199,6 @@ struct tk_kube_stats {
     uint64_t retries;        /* attempts that were retries */
     uint64_t responses[6];   /* by class: [0] no response, [1] 1xx ... [5] 5xx */
     uint64_t watch_events;   /* events delivered by watches */
-    uint64_t watch_skipped;  /* events a watch's peek dropped unparsed */
     uint64_t watch_restarts; /* WATCH requests issued after the first of a LIST */
     uint64_t watch_relists;  /* LISTs issued after the first */
     unsigned inflight;       /* attempts in libcurl now */

@@ -22,73 +22,18 @@ void tk_watch_parser_init(struct tk_watch_parser *p, size_t max_bytes)
 void tk_watch_parser_release(struct tk_watch_parser *p)
 {
     tk_buf_release(&p->buf);
-    p->peek = NULL;
-    p->peek_ud = NULL;
     p->depth = p->in_string = p->escape = p->failed = 0;
     p->offset = 0;
 }
 
-/* Empties the event buffer, giving back its memory when it grew past KEEP_BUF_BYTES. */
-static void buf_done(struct tk_watch_parser *p)
+void tk_watch_parser_reset(struct tk_watch_parser *p)
 {
     if (p->buf.alloc > KEEP_BUF_BYTES)
         tk_buf_release(&p->buf);
     else
         tk_buf_reset(&p->buf);
-}
-
-void tk_watch_parser_reset(struct tk_watch_parser *p)
-{
-    buf_done(p);
     p->depth = p->in_string = p->escape = p->failed = 0;
     p->offset = 0;
-}
-
-void tk_watch_parser_set_peek(struct tk_watch_parser *p, tk_watch_peek_fn fn, void *ud)
-{
-    p->peek = fn;
-    p->peek_ud = ud;
-}
-
-/* The string value of the first "key":"..." in [s, e): *val and *len, or NULL. */
-static void scan_member(const char *s, const char *e, const char *pat, size_t patlen,
-                        const char **val, size_t *len)
-{
-    const char *v = memmem(s, (size_t)(e - s), pat, patlen), *q;
-    *val = NULL;
-    *len = 0;
-    if (!v)
-        return;
-    v += patlen;
-    q = memchr(v, '"', (size_t)(e - v));
-    if (!q || memchr(v, '\\', (size_t)(q - v)))
-        return;
-    *val = v;
-    *len = (size_t)(q - v);
-}
-
-int tk_watch_peek_scan(const char *js, size_t n, struct tk_watch_peek *out)
-{
-    static const char head[] = "{\"type\":\"", obj[] = "\",\"object\":{";
-    static const char uid[] = "\"uid\":\"", rv[] = "\"resourceVersion\":\"";
-    const char *e = js + n, *t, *q;
-    char name[16];
-
-    if (n < sizeof(head) - 1 || memcmp(js, head, sizeof(head) - 1))
-        return -1;
-    t = js + sizeof(head) - 1;
-    q = memchr(t, '"', (size_t)(e - t));
-    if (!q || (size_t)(q - t) >= sizeof(name) || (size_t)(e - q) < sizeof(obj) - 1 ||
-        memcmp(q, obj, sizeof(obj) - 1))
-        return -1;
-    memcpy(name, t, (size_t)(q - t));
-    name[q - t] = '\0';
-    if (tk_watch_type_parse(name, &out->type))
-        return -1;
-    q += sizeof(obj) - 1;
-    scan_member(q, e, uid, sizeof(uid) - 1, &out->uid, &out->uid_len);
-    scan_member(q, e, rv, sizeof(rv) - 1, &out->rv, &out->rv_len);
-    return 0;
 }
 
 size_t tk_watch_parser_pending(const struct tk_watch_parser *p)
@@ -141,16 +86,9 @@ static int emit(struct tk_watch_parser *p, const char *js, size_t n, size_t at,
                 tk_watch_parser_fn cb, void *ud, struct tk_err *err)
 {
     const char *end = NULL;
-    struct tk_watch_peek pk;
+    cJSON *root = tk_json_scratch_parse(js, n, &end);
     enum tk_watch_type type;
-    cJSON *root;
     int rc = 0;
-
-    if (p->peek && tk_watch_peek_scan(js, n, &pk) == 0 && p->peek(&pk, p->peek_ud)) {
-        buf_done(p);
-        return 0;
-    }
-    root = tk_json_scratch_parse(js, n, &end);
 
     if (root && end != js + n)
         root = NULL;
@@ -176,7 +114,10 @@ static int emit(struct tk_watch_parser *p, const char *js, size_t n, size_t at,
         goto out;
     }
     /* the tree is independent of the bytes: the buffer is free for the next event already */
-    buf_done(p);
+    if (p->buf.alloc > KEEP_BUF_BYTES)
+        tk_buf_release(&p->buf);
+    else
+        tk_buf_reset(&p->buf);
     rc = cb(type, obj, ud);
 out:
     tk_json_scratch_done();

@@ -36,46 +36,19 @@ enum tk_watch_type {
  * frees the event after the callback returns). Return 0 to go on, TK_WATCH_STOP to stop. */
 typedef int (*tk_watch_parser_fn)(enum tk_watch_type type, cJSON *object, void *ud);
 
-/* What a scan of a framed event's bytes finds before any parse, for a tk_watch_peek_fn. The
- * scan trusts the apiserver's encoding: the event begins {"type":"T","object":, and the first
- * "uid" and "resourceVersion" string members in it are the object's metadata's (Go encodes
- * kind, apiVersion, then metadata's name, generateName, namespace, selfLink, uid and
- * resourceVersion, in that order). The strings point into the stream, unterminated. */
-struct tk_watch_peek {
-    enum tk_watch_type type;
-    const char *uid, *rv; /* NULL when not found */
-    size_t uid_len, rv_len;
-};
-
-/* Returns 1 to drop the event unparsed (the callback is not called for it, and its JSON is
- * not validated beyond the framing), 0 to parse and deliver it as usual. Only events that
- * start as the apiserver writes them are peeked; others are always parsed. */
-typedef int (*tk_watch_peek_fn)(const struct tk_watch_peek *pk, void *ud);
-
 struct tk_watch_parser {
     struct tk_buf buf; /* bytes of the event being framed */
     size_t max_bytes;
-    int depth;             /* brace/bracket nesting of the event being framed; 0 between events */
-    int in_string;         /* inside a JSON string */
-    int escape;            /* the previous byte was a backslash inside a string */
-    int failed;            /* error code of the last failure; feed refuses until reset */
-    size_t offset;         /* bytes fed since init/reset, for error messages */
-    tk_watch_peek_fn peek; /* NULL: every event is parsed */
-    void *peek_ud;
+    int depth;     /* brace/bracket nesting of the event being framed; 0 between events */
+    int in_string; /* inside a JSON string */
+    int escape;    /* the previous byte was a backslash inside a string */
+    int failed;    /* error code of the last failure; feed refuses until reset */
+    size_t offset; /* bytes fed since init/reset, for error messages */
 };
 
 /* Initialises an embedded parser whose events may be at most max_bytes long (0: 16 MiB).
  * Allocates nothing until fed. */
 void tk_watch_parser_init(struct tk_watch_parser *p, size_t max_bytes);
-
-/* Sets (fn NULL: clears) the scan that may drop events before they are parsed. Kept across
- * reset. */
-void tk_watch_parser_set_peek(struct tk_watch_parser *p, tk_watch_peek_fn fn, void *ud);
-
-/* The scan tk_watch_parser_feed runs for a peek function, on one framed event (js, n bytes).
- * Returns 0 with *out filled, or -1 when the event does not start as the apiserver writes one
- * ({"type":"<known type>","object":{). Exposed for tests. */
-int tk_watch_peek_scan(const char *js, size_t n, struct tk_watch_peek *out);
 
 /* Frees the parser's buffer. The parser may be initialised again afterwards. */
 void tk_watch_parser_release(struct tk_watch_parser *p);

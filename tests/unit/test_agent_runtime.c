@@ -502,97 +502,6 @@ static int stream_into(struct env *e, const char *data, size_t len, size_t split
     return rc;
 }
 
-static int delivered;
-
-static int count_cb(enum tk_watch_type type, cJSON *obj, void *ud)
-{
-    delivered++;
-    return feed_cb(type, obj, ud);
-}
-
-static int peek_cb(const struct tk_watch_peek *pk, void *ud)
-{
-    return tk_agent_pod_peek(ud, pk);
-}
-
-/* Streams the event {"type":type,"object":pod} (pod at resourceVersion rv) through a parser
- * peeked by the agent, as its pods watch is. */
-static int stream_peeked(struct env *e, const char *type, cJSON *pod, const char *rv)
-{
-    struct tk_watch_parser p;
-    struct tk_err err = {0};
-    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(pod, "metadata"), "resourceVersion",
-                              cJSON_CreateString(rv));
-    char *o = cJSON_PrintUnformatted(pod);
-    char *line = tk_xasprintf("{\"type\":\"%s\",\"object\":%s}\n", type, o);
-    int rc;
-    tk_watch_parser_init(&p, 0);
-    tk_watch_parser_set_peek(&p, peek_cb, e->agent);
-    rc = tk_watch_parser_feed(&p, line, strlen(line), count_cb, e->agent, &err);
-    tk_watch_parser_release(&p);
-    free(line);
-    free(o);
-    return rc;
-}
-
-TK_TEST(runtime_own_echo_dropped)
-{
-    struct env e;
-    struct tk_agent_stats s;
-    struct tk_watch_peek pk = {TK_WATCH_MODIFIED, "3b1f0d6e-8f52-4a3e-9c1e-2f7d5a1b0c11", "12a", 36,
-                               3};
-    cJSON *pod = load_json("pod-deploy.json");
-    int i;
-    CHECK(pod != NULL);
-    CHECK_INT(env_up(&e, 3, "0s", "0s"), 0);
-    CHECK_INT(register_all(&e, 3), 0);
-    tk_agent_pod_event(e.agent, TK_WATCH_ADDED, pod, 0);
-    i = wait_req(e.loop, "PATCH", "/pods/web-7d4b9c8f6-x2x9q/status");
-    CHECK(i >= 0);
-    /* an opaque resourceVersion in the answer is never matched */
-    answer(i, 200,
-           "{\"kind\":\"Pod\",\"metadata\":{\"uid\":\"3b1f0d6e-8f52-4a3e-9c1e-2f7d5a1b0c11\","
-           "\"resourceVersion\":\"12a\"}}");
-    CHECK_INT(tk_agent_pod_peek(e.agent, &pk), 0);
-
-    /* someone else marks it not ready: parsed and delivered, and the status goes out again */
-    delivered = 0;
-    cJSON *ready = cJSON_CreateObject();
-    cJSON_AddStringToObject(ready, "type", "Ready");
-    cJSON_AddStringToObject(ready, "status", "False");
-    cJSON_AddItemToArray(cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "status"), "conditions"),
-                         ready);
-    CHECK_INT(stream_peeked(&e, "MODIFIED", pod, "900"), 0);
-    CHECK_INT(delivered, 1);
-    i = find_req("PATCH", "/pods/web-7d4b9c8f6-x2x9q/status");
-    CHECK(i >= 0);
-    answer(i, 200,
-           "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web\","
-           "\"uid\":\"3b1f0d6e-8f52-4a3e-9c1e-2f7d5a1b0c11\",\"resourceVersion\":\"901\"}}");
-
-    /* its echo at the answer's resourceVersion is dropped unparsed, once per event */
-    cJSON_ReplaceItemInObject(ready, "status", cJSON_CreateString("True"));
-    delivered = 0;
-    CHECK_INT(stream_peeked(&e, "MODIFIED", pod, "901"), 0);
-    CHECK_INT(delivered, 0);
-    stats(&e, &s);
-    CHECK_INT(s.pod_echoes_skipped_total, 1);
-    CHECK_INT(s.pods_resynced_total, 1);
-    /* a later change, an ADDED (a relist's item) and another pod's uid are all delivered */
-    CHECK_INT(stream_peeked(&e, "MODIFIED", pod, "902"), 0);
-    CHECK_INT(stream_peeked(&e, "ADDED", pod, "901"), 0);
-    CHECK_INT(delivered, 2);
-    pk.uid = "00000000-0000-0000-0000-000000000000";
-    pk.rv = "901";
-    CHECK_INT(tk_agent_pod_peek(e.agent, &pk), 0);
-    stats(&e, &s);
-    CHECK_INT(s.pod_echoes_skipped_total, 1);
-    CHECK_INT(s.pods_running, 1);
-    CHECK_INT(count_req("PATCH", "/status"), 2);
-    cJSON_Delete(pod);
-    env_down(&e);
-}
-
 TK_TEST(runtime_watch_stream_every_split)
 {
     size_t len;
@@ -753,5 +662,4 @@ TK_TEST_MAIN(runtime_registration_and_leases, runtime_relist_newest_item_kept,
              runtime_pod_start_events_delete, runtime_deleted_while_starting,
              runtime_job_failure_and_gone_pod, runtime_restart_backoff,
              runtime_relist_forgets_missing, runtime_watch_stream_every_split,
-             runtime_watch_truncated_and_oversized, runtime_shutdown_cleanup, runtime_metrics_text,
-             runtime_own_echo_dropped)
+             runtime_watch_truncated_and_oversized, runtime_shutdown_cleanup, runtime_metrics_text)

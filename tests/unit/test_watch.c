@@ -301,81 +301,6 @@ TK_TEST(watch_callback_stops_feed)
     rec_free(&r);
 }
 
-TK_TEST(watch_peek_scan)
-{
-    struct tk_watch_peek pk;
-    const char *ev = "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":"
-                     "\"a\\\"uid\\\":\\\"x\",\"uid\":\"u-1\",\"resourceVersion\":\"9\"}}}";
-
-    /* an escaped look-alike in an earlier value is not the member */
-    CHECK_INT(tk_watch_peek_scan(ev, strlen(ev), &pk), 0);
-    CHECK_INT(pk.type, TK_WATCH_MODIFIED);
-    CHECK(pk.uid && pk.uid_len == 3 && !memcmp(pk.uid, "u-1", 3));
-    CHECK(pk.rv && pk.rv_len == 1 && pk.rv[0] == '9');
-    ev = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"12\"}}}";
-    CHECK_INT(tk_watch_peek_scan(ev, strlen(ev), &pk), 0);
-    CHECK_INT(pk.type, TK_WATCH_BOOKMARK);
-    CHECK(pk.uid == NULL && pk.uid_len == 0);
-    CHECK(pk.rv && pk.rv_len == 2);
-    /* a value with an escape is not taken */
-    ev = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"a\\\\b\"}}}";
-    CHECK_INT(tk_watch_peek_scan(ev, strlen(ev), &pk), 0);
-    CHECK(pk.uid == NULL);
-    /* not as the apiserver writes an event: no scan */
-    ev = "{\"object\":{\"metadata\":{\"uid\":\"u\"}},\"type\":\"ADDED\"}";
-    CHECK_INT(tk_watch_peek_scan(ev, strlen(ev), &pk), -1);
-    ev = "{\"type\":\"RENAMED\",\"object\":{}}";
-    CHECK_INT(tk_watch_peek_scan(ev, strlen(ev), &pk), -1);
-    ev = "{\"type\":\"ADDED\", \"object\":{}}";
-    CHECK_INT(tk_watch_peek_scan(ev, strlen(ev), &pk), -1);
-    ev = "{\"type\":\"ADDED\"";
-    CHECK_INT(tk_watch_peek_scan(ev, strlen(ev), &pk), -1);
-}
-
-struct peeks {
-    int calls;
-    char seen[8][16]; /* each call's type and resourceVersion */
-};
-
-/* Drops the fixture's second MODIFIED (resourceVersion 1207). */
-static int drop_1207(const struct tk_watch_peek *pk, void *ud)
-{
-    struct peeks *ps = ud;
-    if (ps->calls < 8)
-        snprintf(ps->seen[ps->calls], sizeof(ps->seen[0]), "%.1s%.*s", tk_watch_type_name(pk->type),
-                 pk->rv ? (int)pk->rv_len : 0, pk->rv ? pk->rv : "");
-    ps->calls++;
-    return pk->type == TK_WATCH_MODIFIED && pk->rv_len == 4 && !memcmp(pk->rv, "1207", 4);
-}
-
-TK_TEST(watch_peek_drops_unparsed)
-{
-    size_t len = 0;
-    char *data = slurp("pods.jsonl", &len);
-    CHECK(data != NULL);
-    /* whole, and one byte at a time (each event then comes out of the parser's buffer) */
-    for (int bytewise = 0; bytewise < 2; bytewise++) {
-        struct tk_watch_parser p;
-        struct peeks ps = {0};
-        struct rec r = {0};
-        struct tk_err err = {0};
-        tk_watch_parser_init(&p, 0);
-        tk_watch_parser_set_peek(&p, drop_1207, &ps);
-        for (size_t at = 0; at < len; at += bytewise ? 1 : len)
-            CHECK_INT(tk_watch_parser_feed(&p, data + at, bytewise ? 1 : len, record, &r, &err), 0);
-        CHECK_INT(ps.calls, 7);
-        CHECK_STR(ps.seen[2], "M1207");
-        CHECK_INT(r.n, 6);
-        CHECK(strncmp(r.ev[2], "BOOKMARK ", 9) == 0);
-        for (int i = 0; i < r.n; i++)
-            CHECK(strstr(r.ev[i], "\"resourceVersion\":\"1207\"") == NULL);
-        CHECK_INT(tk_watch_parser_pending(&p), 0);
-        tk_watch_parser_release(&p);
-        rec_free(&r);
-    }
-    free(data);
-}
-
 TK_TEST(watch_helpers)
 {
     enum tk_watch_type t = TK_WATCH_ADDED;
@@ -401,5 +326,4 @@ TK_TEST(watch_helpers)
 
 TK_TEST_MAIN(watch_fixture_whole, watch_fixture_byte_by_byte, watch_fixture_every_split,
              watch_crlf_and_whitespace, watch_truncated_final_event, watch_oversized_event,
-             watch_garbage, watch_callback_stops_feed, watch_helpers, watch_peek_scan,
-             watch_peek_drops_unparsed)
+             watch_garbage, watch_callback_stops_feed, watch_helpers)

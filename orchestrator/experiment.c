@@ -986,15 +986,15 @@ static int parse_startup(struct ctx *c, const struct tk_yaml_node *node, struct 
     p->startup_a_ns = 1 * NS_PER_S;
     p->startup_b_ns = 3 * NS_PER_S;
     p->startup_grid_ns = 0;
+    /* at most 1 s, the agent's own --start-grid limit (agent/config.c): refused here, with the
+     * file's line, rather than by every agent of the cell */
     if (section(c, node, "agents.podStartup", keys, &s) ||
         get_dur(&s, "grid", 0, NS_PER_S, &p->startup_grid_ns))
         return c->err->code;
-    if (!s.map)
-        return 0;
-    int any = 0;
-    for (int k = 0; keys[k] && strcmp(keys[k], "grid"); k++)
-        any |= val(&s, keys[k]) != NULL;
-    if (!any) /* grid alone: the default distribution */
+    int any = 0; /* a distribution key: without one (grid alone) the default stands */
+    for (int k = 0; s.map && keys[k]; k++)
+        any |= strcmp(keys[k], "grid") != 0 && val(&s, keys[k]) != NULL;
+    if (!any)
         return 0;
     if (get_enum(&s, "distribution", dist_names, &dist))
         return c->err->code;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config.h" /* agent/config.h: agents.args are checked by the agent's own parser */
 #include "duration.h"
 #include "json.h"
 #include "prom.h"
@@ -226,6 +227,7 @@ static const struct schema agents_schema[] = {
     {"fidelity", EK_SCALAR, NULL},
     {"capacity", EK_MAP, capacity_schema},
     {"podStartup", EK_MAP, startup_schema},
+    {"args", EK_SCALAR_LIST, NULL},
     {NULL, EK_FIXED, NULL},
 };
 static const struct schema host_schema[] = {
@@ -1045,11 +1047,109 @@ static int parse_startup(struct ctx *c, const struct tk_yaml_node *node, struct 
     return 0;
 }
 
+/* turbokube-agent flags the run sets itself, per agent (its shard, its port, its cluster's
+ * credentials) or from the cell's other fields: not settable through agents.args. */
+static const char *const agent_reserved[] = {
+    "config",
+    "kubeconfig",
+    "context",
+    "fidelity",
+    "nodes",
+    "index-start",
+    "index-width",
+    "name-prefix",
+    "startup-latency",
+    "start-grid",
+    "metrics-addr",
+    "kubelet-addr",
+    "kubelet-netns",
+    "kubelet-port",
+    "ca-cert",
+    "ca-key",
+    "cluster-dir",
+    "bootstrap-kubeconfig",
+    "cert-dir",
+    "cleanup",
+    "help",
+    NULL,
+};
+
+/* One agents.args item: --flag=value, a flag the run does not set, and a value the agent
+ * accepts (checked by the agent's own parser, so plan refuses what the agent would). */
+static int check_agent_arg(struct ctx *c, const struct tk_yaml_node *item, const char *what,
+                           const char *a)
+{
+    const char *eq = strchr(a, '=');
+    char name[64];
+
+    if (strncmp(a, "--", 2) != 0 || !eq || eq - a < 3 || (size_t)(eq - a) >= sizeof(name) ||
+        strpbrk(a, " \t\n"))
+        return tk_yaml_err(c->err, c->doc, item,
+                           "%s must be one turbokube-agent flag as --flag=value, such as "
+                           "--api-transport=h2, got '%.40s'",
+                           what, a);
+    memcpy(name, a + 2, (size_t)(eq - a - 2));
+    name[eq - a - 2] = '\0';
+    for (const char *const *r = agent_reserved; *r; r++)
+        if (strcmp(name, *r) == 0)
+            return tk_yaml_err(c->err, c->doc, item,
+                               "%s: --%s is set by TurboKube for each agent (from the cell's "
+                               "other agents fields, its shard and its cluster)",
+                               what, name);
+    if (strcmp(name, "capacity") == 0)
+        for (const char *r = eq + 1; *r; r += strcspn(r, ","), r += *r == ',') {
+            size_t kl = strcspn(r, "=,");
+            if ((kl == 3 && strncmp(r, "cpu", 3) == 0) ||
+                (kl == 6 && strncmp(r, "memory", 6) == 0) ||
+                (kl == 4 && strncmp(r, "pods", 4) == 0))
+                return tk_yaml_err(c->err, c->doc, item,
+                                   "%s: set %.*s through agents.capacity.%.*s (--capacity here "
+                                   "adds other resources, such as nvidia.com/gpu=8)",
+                                   what, (int)kl, r, (int)kl, r);
+        }
+    if (strcmp(name, "labels") == 0 && strstr(eq + 1, "turbokube.io/"))
+        return tk_yaml_err(c->err, c->doc, item,
+                           "%s: labels under turbokube.io/ are TurboKube's own (the run finds "
+                           "its nodes by them)",
+                           what);
+    struct tk_agent_config cfg;
+    struct tk_err e = {0};
+    tk_agent_config_init(&cfg);
+    int rc = tk_agent_config_set(&cfg, name, eq + 1, &e);
+    tk_agent_config_release(&cfg);
+    if (rc)
+        return tk_yaml_err(c->err, c->doc, item, "%s: %s (see turbokube-agent --help)", what,
+                           e.msg);
+    return 0;
+}
+
+static int parse_agent_args(struct ctx *c, const struct tk_yaml_node *args,
+                            struct tk_cell_params *p)
+{
+    p->agent_args = NULL;
+    p->nagent_args = 0;
+    if (!args)
+        return 0;
+    if (tk_yaml_expect(c->doc, args, TK_YAML_SEQ, "agents.args", c->err))
+        return c->err->code;
+    const char **a = arena_alloc(c->in, (args->n ? args->n : 1) * sizeof(*a));
+    for (size_t i = 0; i < args->n; i++) {
+        char what[48];
+        snprintf(what, sizeof(what), "agents.args[%zu]", i);
+        if (tk_yaml_to_str(c->doc, args->items[i], what, &a[i], c->err) ||
+            check_agent_arg(c, args->items[i], what, a[i]))
+            return c->err->code;
+    }
+    p->agent_args = a;
+    p->nagent_args = args->n;
+    return 0;
+}
+
 static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct tk_cell_params *p,
                         struct marks *m)
 {
-    static const char *const keys[] = {"nodes",    "nodesPerAgent", "fidelity",
-                                       "capacity", "podStartup",    NULL};
+    static const char *const keys[] = {"nodes",      "nodesPerAgent", "fidelity", "capacity",
+                                       "podStartup", "args",          NULL};
     static const char *const ckeys[] = {"cpu", "memory", "pods", NULL};
     struct pctx s, cap;
     int v = 0;
@@ -1071,7 +1171,9 @@ static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct t
         get_mem(&cap, "memory", 1LL << 20, &p->capacity_memory_bytes) ||
         get_int(&cap, "pods", 1, 10000, &p->capacity_pods))
         return c->err->code;
-    return parse_startup(c, val(&s, "podStartup"), p);
+    if (parse_startup(c, val(&s, "podStartup"), p))
+        return c->err->code;
+    return parse_agent_args(c, val(&s, "args"), p);
 }
 
 static int read_file(const char *path, struct tk_buf *b, struct tk_err *err)
@@ -1507,6 +1609,11 @@ static cJSON *params_json(const struct tk_cell_params *p, int repeat)
     }
     if (p->startup_grid_ns) /* absent when off: cells from before the field keep their ids */
         add_dur(su, "grid", p->startup_grid_ns);
+    if (p->nagent_args) { /* absent when none, likewise */
+        cJSON *args = cJSON_AddArrayToObject(ag, "args");
+        for (size_t i = 0; i < p->nagent_args; i++)
+            cJSON_AddItemToArray(args, cJSON_CreateString(p->agent_args[i]));
+    }
 
     cJSON *ld = cJSON_AddObjectToObject(root, "load");
     add_str(ld, "shape", shape_names[p->shape]);

@@ -93,9 +93,11 @@ struct tk_cell_params {
     enum tk_exp_fidelity fidelity;
     int64_t capacity_cpu_milli, capacity_memory_bytes, capacity_pods; /* per node */
     enum tk_exp_dist startup_dist;
-    int64_t startup_a_ns;    /* fixed: the value; uniform: min; lognormal: median */
-    int64_t startup_b_ns;    /* uniform: max; lognormal: p99; fixed: = a */
-    int64_t startup_grid_ns; /* agent --start-grid: starts rounded up to this step; 0 off */
+    int64_t startup_a_ns;          /* fixed: the value; uniform: min; lognormal: median */
+    int64_t startup_b_ns;          /* uniform: max; lognormal: p99; fixed: = a */
+    int64_t startup_grid_ns;       /* agent --start-grid: starts rounded up to this step; 0 off */
+    const char *const *agent_args; /* extra turbokube-agent flags, each --flag=value */
+    size_t nagent_args;
 
     /* load */
     enum tk_exp_shape shape;

@@ -1405,7 +1405,7 @@ static int phase_agents(struct cell *c)
         snprintf(nodes, sizeof(nodes), "%lld", (long long)a->nodes);
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", a->port);
         snprintf(log, sizeof(log), "%s/%s.log", c->logdir, a->name);
-        const char *argv[32];
+        const char **argv = tk_xcalloc(32 + p->nagent_args, sizeof(*argv));
         size_t n = 0;
         argv[n++] = c->r->agent_bin;
         if (p->bootstrap_kubeconfig) {
@@ -1456,9 +1456,13 @@ static int phase_agents(struct cell *c)
             argv[n++] = "--start-grid";
             argv[n++] = grid;
         }
+        for (size_t k = 0; k < p->nagent_args; k++) /* last: checked not to repeat the above */
+            argv[n++] = p->agent_args[k];
         argv[n] = NULL;
         struct tk_proc_spec spec = {.argv = argv, .log_path = log, .marker = c->info.dir};
-        if (tk_proc_spawn(&spec, &a->pid, &err)) {
+        int spawned = tk_proc_spawn(&spec, &a->pid, &err);
+        free(argv);
+        if (spawned) {
             failure(c, TK_FAILURE_HARD, 1, "agent exited", NAN, NAN, 0, "%s: %s", a->name, err.msg);
             return -1;
         }

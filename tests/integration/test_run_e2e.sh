@@ -20,6 +20,8 @@ agents:
   # At least 1.1 s: kube-burner's pod latency subtracts timestamps of one-second
   # resolution, so a faster start can truthfully measure 0 ms at p50 (CI saw it).
   podStartup: {distribution: uniform, min: 1100ms, max: 1500ms}
+  # extra agent flags reach every agent (the default lite transport is h1)
+  args: [--api-transport=h2, --seed=7]
 load:
   - {shape: node-density, podsPerNode: 5, qps: 20, timeout: 4m}
   - shape: cluster-density
@@ -84,6 +86,8 @@ for cell in $cells; do
     check "$shape: no hard failure point" test "$(q "SELECT count(*) FROM failure_points WHERE cell=$cell AND kind='hard'")" = 0
     check "$shape: host facts and versions" test "$(q "SELECT count(*) FROM host_facts WHERE cell=$cell")$(q "SELECT version FROM component_versions WHERE cell=$cell AND component='kube-apiserver'")" = "1v1.36.3"
     dir=$(q "SELECT dir FROM cells WHERE id=$cell")
+    check "$shape: agents.args in the cell's parameters" test "$(q "SELECT json_extract(params,'\$.agents.args') FROM cells WHERE id=$cell")" = '["--api-transport=h2","--seed=7"]'
+    check "$shape: agents.args reached both agents" test "$(grep -l 'agent started.*api_transport=h2' "$dir"/logs/agent-*.log | wc -l)" -eq 2
     check "$shape: kube-burner config and logs kept in the cell directory" test -s "$dir/config.yml" -a -s "$dir/kube-burner.log" -a -s "$dir/logs/kube-apiserver.log" -a -s "$dir/logs/agent-1.log"
 done
 

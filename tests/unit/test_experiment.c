@@ -308,6 +308,33 @@ TK_TEST(start_grid_field)
     tk_experiment_free(e);
 }
 
+TK_TEST(agent_args_field)
+{
+    struct tk_err err = {0};
+    struct tk_experiment *plain = load_str("name: g\n", &err);
+    struct tk_experiment *e = load_str("name: g\n"
+                                       "agents:\n"
+                                       "  args: [[], [--api-transport=h2, --qps=50],\n"
+                                       "         [--capacity=nvidia.com/gpu=8, --labels=team=a]]\n",
+                                       &err);
+    if (!e)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(plain != NULL && e != NULL);
+    CHECK_INT(e->ncells, 3);
+    CHECK_INT(e->cells[2].p.nagent_args, 2); /* another resource and a label of the user's */
+    CHECK_INT(e->cells[0].p.nagent_args, 0);
+    CHECK_INT(e->cells[1].p.nagent_args, 2);
+    CHECK_STR(e->cells[1].p.agent_args[0], "--api-transport=h2");
+    CHECK_STR(e->cells[1].p.agent_args[1], "--qps=50");
+    CHECK_STR(param(&e->cells[1], "agents.args"), "[\"--api-transport=h2\",\"--qps=50\"]");
+    /* none is not written: a cell without the field keeps the id it had before it existed */
+    CHECK(param(&e->cells[0], "agents.args") == NULL);
+    CHECK_STR(e->cells[0].id, plain->cells[0].id);
+    CHECK(strcmp(e->cells[0].id, e->cells[1].id) != 0);
+    tk_experiment_free(plain);
+    tk_experiment_free(e);
+}
+
 TK_TEST(hosts_and_placement_alternatives)
 {
     struct tk_err err = {0};
@@ -720,7 +747,7 @@ TK_TEST(syntax_errors_name_the_file)
 }
 
 TK_TEST_MAIN(bad_files_fail_with_their_message, shipped_experiments_load, start_grid_field,
-             quickstart_is_one_short_cell, defaults, default_version_is_pinned,
+             agent_args_field, quickstart_is_one_short_cell, defaults, default_version_is_pinned,
              scalar_lists_expand_in_file_order, map_sections_as_alternatives,
              hosts_and_placement_alternatives, exclude_rules, repeat_passes, cell_ids_are_stable,
              ramp_steps, estimate_model, kubeconfig_provider,

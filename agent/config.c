@@ -964,7 +964,7 @@ static int validate_identity(const struct tk_agent_config *c, struct tk_err *err
     return 0;
 }
 
-int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err)
+int tk_agent_config_check(struct tk_agent_config *c, struct tk_err *err)
 {
     char name[64];
     uint64_t last = (uint64_t)(c->index_start + c->nodes);
@@ -1030,6 +1030,13 @@ int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err)
                           "connection per node, as kubelets do");
     if (c->api_transport == TK_API_DEFAULT)
         c->api_transport = c->fidelity == TK_FIDELITY_LITE ? TK_API_H1 : TK_API_H2;
+    return 0;
+}
+
+int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err)
+{
+    if (tk_agent_config_check(c, err))
+        return err->code;
     return validate_identity(c, err);
 }
 

@@ -132,8 +132,13 @@ int tk_agent_config_set(struct tk_agent_config *c, const char *name, const char 
 
 /* Cross-field checks: node names valid (DNS-1123, at most 63 characters), the node IP range
  * and pod CIDR large enough for index_start + nodes, reserved within capacity (and computes
- * allocatable), lease renew shorter than the lease. */
+ * allocatable), lease renew shorter than the lease, the transport fit for the fidelity; then
+ * the identity (a kubeconfig, CA or bootstrap kubeconfig that fits the fidelity). */
 int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err);
+
+/* tk_agent_config_validate without the identity: what the orchestrator checks of an
+ * experiment's agents.args before any cluster (and so any credential) exists. */
+int tk_agent_config_check(struct tk_agent_config *c, struct tk_err *err);
 
 /* Writes the usage text: every flag, its argument, its meaning and its default. */
 void tk_agent_config_usage(FILE *out);

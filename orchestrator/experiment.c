@@ -712,6 +712,8 @@ struct marks {
     const struct tk_yaml_node *local_only;  /* first local-provider-only key given */
     const struct tk_yaml_node *remote_only; /* first kubeconfig-provider-only key given */
     const struct tk_yaml_node *fidelity;    /* agents.fidelity's value */
+    const struct tk_yaml_node *agent_args;  /* agents.args's value */
+    const struct tk_yaml_node *nodes;       /* agents.nodes's value */
     /* the values of the kubeconfig provider's files, for "cannot read" */
     const struct tk_yaml_node *kubeconfig, *etcd_metrics, *etcd_ca, *etcd_cert, *etcd_key;
     const struct tk_yaml_node *bootstrap_kubeconfig;
@@ -1074,6 +1076,20 @@ static const char *const agent_reserved[] = {
     NULL,
 };
 
+/* Which of the cell's own resources (pods; with all, cpu and memory too) a RES=QTY[,...] list
+ * names, or NULL. */
+static const char *names_resource(const char *list, int all)
+{
+    static const char *const own[] = {"pods", "cpu", "memory", NULL};
+    for (const char *r = list; *r; r += strcspn(r, ","), r += *r == ',') {
+        size_t kl = strcspn(r, "=,");
+        for (size_t i = 0; own[i] && (all || i == 0); i++)
+            if (strlen(own[i]) == kl && strncmp(r, own[i], kl) == 0)
+                return own[i];
+    }
+    return NULL;
+}
+
 /* One agents.args item: --flag=value, a flag the run does not set, and a value the agent
  * accepts (checked by the agent's own parser, so plan refuses what the agent would). */
 static int check_agent_arg(struct ctx *c, const struct tk_yaml_node *item, const char *what,
@@ -1082,8 +1098,7 @@ static int check_agent_arg(struct ctx *c, const struct tk_yaml_node *item, const
     const char *eq = strchr(a, '=');
     char name[64];
 
-    if (strncmp(a, "--", 2) != 0 || !eq || eq - a < 3 || (size_t)(eq - a) >= sizeof(name) ||
-        strpbrk(a, " \t\n"))
+    if (strncmp(a, "--", 2) != 0 || !eq || eq - a < 3 || (size_t)(eq - a) >= sizeof(name))
         return tk_yaml_err(c->err, c->doc, item,
                            "%s must be one turbokube-agent flag as --flag=value, such as "
                            "--api-transport=h2, got '%.40s'",
@@ -1093,20 +1108,28 @@ static int check_agent_arg(struct ctx *c, const struct tk_yaml_node *item, const
     for (const char *const *r = agent_reserved; *r; r++)
         if (strcmp(name, *r) == 0)
             return tk_yaml_err(c->err, c->doc, item,
-                               "%s: --%s is set by TurboKube for each agent (from the cell's "
-                               "other agents fields, its shard and its cluster)",
+                               "%s: --%s is TurboKube's to set (each agent's shard, "
+                               "identity and endpoints, or the cell's other agents fields)",
                                what, name);
-    if (strcmp(name, "capacity") == 0)
-        for (const char *r = eq + 1; *r; r += strcspn(r, ","), r += *r == ',') {
-            size_t kl = strcspn(r, "=,");
-            if ((kl == 3 && strncmp(r, "cpu", 3) == 0) ||
-                (kl == 6 && strncmp(r, "memory", 6) == 0) ||
-                (kl == 4 && strncmp(r, "pods", 4) == 0))
-                return tk_yaml_err(c->err, c->doc, item,
-                                   "%s: set %.*s through agents.capacity.%.*s (--capacity here "
-                                   "adds other resources, such as nvidia.com/gpu=8)",
-                                   what, (int)kl, r, (int)kl, r);
-        }
+    const char *key = strcmp(name, "capacity") == 0 ? names_resource(eq + 1, 1) : NULL;
+    if (key)
+        return tk_yaml_err(c->err, c->doc, item,
+                           "%s: set %s through agents.capacity.%s (--capacity here adds other "
+                           "resources, such as nvidia.com/gpu=8)",
+                           what, key, key);
+    if (strcmp(name, "system-reserved") == 0 && names_resource(eq + 1, 0))
+        return tk_yaml_err(c->err, c->doc, item,
+                           "%s: reserving pods would leave the load's pods Pending (the load is "
+                           "checked against agents.capacity.pods)",
+                           what);
+    /* a taint the load's pods do not tolerate: none would land, and the run counts a node so
+     * tainted as not Ready */
+    if (strcmp(name, "taints") == 0 &&
+        (strstr(eq + 1, ":NoSchedule") || strstr(eq + 1, ":NoExecute")))
+        return tk_yaml_err(c->err, c->doc, item,
+                           "%s: NoSchedule and NoExecute taints keep the load's pods off the "
+                           "nodes (and count them not Ready); PreferNoSchedule is allowed",
+                           what);
     if (strcmp(name, "labels") == 0 && strstr(eq + 1, "turbokube.io/"))
         return tk_yaml_err(c->err, c->doc, item,
                            "%s: labels under turbokube.io/ are TurboKube's own (the run finds "
@@ -1173,7 +1196,9 @@ static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct t
         return c->err->code;
     if (parse_startup(c, val(&s, "podStartup"), p))
         return c->err->code;
-    return parse_agent_args(c, val(&s, "args"), p);
+    m->agent_args = val(&s, "args");
+    m->nodes = val(&s, "nodes");
+    return parse_agent_args(c, m->agent_args, p);
 }
 
 static int read_file(const char *path, struct tk_buf *b, struct tk_err *err)
@@ -1430,10 +1455,61 @@ static int check_remote(struct ctx *c, const struct tk_cell_params *p, const str
 }
 
 /* Checks that need several sections at once; run only on cells that survive exclude. */
+static void fmt_cpu(int64_t milli, char *out, size_t n);
+
+/* The flags the run derives from the cell (its fleet, fidelity, capacity and startup) and
+ * agents.args, through the agent's own cross-field checks: what the agents would refuse at
+ * start (a fleet larger than the node IP range or pod CIDR, a lease renewal not shorter than
+ * the lease, h1 in kubelet mode) is refused here. Each item was checked alone when parsed. at
+ * is agents.args's node, or without args agents.nodes's; what names it. */
+static int check_agent_args(struct ctx *c, const struct tk_cell_params *p,
+                            const struct tk_yaml_node *at, const char *what)
+{
+    struct tk_agent_config cfg;
+    struct tk_err e = {0};
+    char cpu[TK_QUANTITY_FMT_MAX], cap[160], nodes[32], startup[128];
+    int rc;
+
+    fmt_cpu(p->capacity_cpu_milli, cpu, sizeof(cpu));
+    snprintf(cap, sizeof(cap), "cpu=%s,memory=%lld,pods=%lld", cpu,
+             (long long)p->capacity_memory_bytes, (long long)p->capacity_pods);
+    snprintf(nodes, sizeof(nodes), "%lld", (long long)p->nodes);
+    tk_exp_startup_spec(p, startup, sizeof(startup));
+    tk_agent_config_init(&cfg);
+    rc = tk_agent_config_set(&cfg, "fidelity", fidelity_names[p->fidelity], &e) ||
+         tk_agent_config_set(&cfg, "nodes", nodes, &e) ||
+         tk_agent_config_set(&cfg, "capacity", cap, &e) ||
+         tk_agent_config_set(&cfg, "startup-latency", startup, &e);
+    for (size_t i = 0; !rc && i < p->nagent_args; i++) {
+        const char *a = p->agent_args[i], *eq = strchr(a, '=');
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - a - 2), a + 2);
+        rc = tk_agent_config_set(&cfg, name, eq + 1, &e);
+    }
+    if (!rc)
+        rc = tk_agent_config_check(&cfg, &e);
+    tk_agent_config_release(&cfg);
+    if (rc)
+        return tk_yaml_err(c->err, c->doc, at,
+                           "%s: %s (the agents of this cell's %lld %s nodes would refuse it; "
+                           "see turbokube-agent --help)",
+                           what, e.msg, (long long)p->nodes, fidelity_names[p->fidelity]);
+    return 0;
+}
+
 static int check_cell(struct ctx *c, const struct tk_cell_params *p, const struct marks *m,
                       const struct tk_yaml_node *ramp_at, const char *ramp_field)
 {
     const struct tk_yaml_node *at;
+
+    if (p->nagent_args)
+        at = m->agent_args;
+    else if (ramp_field && strcmp(ramp_field, "agents.nodes") == 0)
+        at = ramp_at;
+    else
+        at = m->nodes;
+    if (check_agent_args(c, p, at, p->nagent_args ? "agents.args" : "agents.nodes"))
+        return c->err->code;
 
     if (p->provider == TK_EXP_PROVIDER_KUBECONFIG && m->local_only)
         return tk_yaml_err(c->err, c->doc, m->local_only,

@@ -739,6 +739,50 @@ static const char *const apiserver_reserved[] = {
     NULL,
 };
 
+/* One controlPlane.apiserverArgs item: a single flag, not one that wires the cluster. */
+static int check_apiserver_arg(struct ctx *c, const struct tk_yaml_node *item, const char *what,
+                               const char *a)
+{
+    if (strncmp(a, "--", 2) != 0 || strlen(a) < 3 || strpbrk(a, " \t\n"))
+        return tk_yaml_err(c->err, c->doc, item,
+                           "%s must be one flag such as --max-requests-inflight=800, got '%.40s'",
+                           what, a);
+    for (const char *const *r = apiserver_reserved; *r; r++) {
+        size_t rl = strlen(*r);
+        if (strncmp(a, *r, rl) == 0 && (a[rl] == '=' || a[rl] == '\0'))
+            return tk_yaml_err(c->err, c->doc, item,
+                               "%s: %s is set by TurboKube (it wires the control plane together)",
+                               what, *r);
+    }
+    return 0;
+}
+
+/* A list of flags (node: absent, or a sequence of scalars), each checked by check, into *out
+ * and *n (strings owned by the document); none leaves them NULL and 0. */
+static int parse_flag_list(struct ctx *c, const struct tk_yaml_node *node, const char *path,
+                           int (*check)(struct ctx *, const struct tk_yaml_node *, const char *,
+                                        const char *),
+                           const char *const **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!node)
+        return 0;
+    if (tk_yaml_expect(c->doc, node, TK_YAML_SEQ, path, c->err))
+        return c->err->code;
+    const char **a = arena_alloc(c->in, (node->n ? node->n : 1) * sizeof(*a));
+    for (size_t i = 0; i < node->n; i++) {
+        char what[80];
+        snprintf(what, sizeof(what), "%s[%zu]", path, i);
+        if (tk_yaml_to_str(c->doc, node->items[i], what, &a[i], c->err) ||
+            check(c, node->items[i], what, a[i]))
+            return c->err->code;
+    }
+    *out = a;
+    *n = node->n;
+    return 0;
+}
+
 static int valid_dns_label(const char *s)
 {
     size_t n = strlen(s);
@@ -946,34 +990,8 @@ static int parse_control_plane(struct ctx *c, const struct tk_yaml_node *node,
     if (get_dur(&s, "latency", 0, 10 * NS_PER_S, &p->latency_ns))
         return c->err->code;
 
-    const struct tk_yaml_node *args = val(&s, "apiserverArgs");
-    if (args) {
-        if (tk_yaml_expect(c->doc, args, TK_YAML_SEQ, "controlPlane.apiserverArgs", c->err))
-            return c->err->code;
-        const char **a = arena_alloc(c->in, (args->n ? args->n : 1) * sizeof(*a));
-        for (size_t i = 0; i < args->n; i++) {
-            char what[64];
-            snprintf(what, sizeof(what), "controlPlane.apiserverArgs[%zu]", i);
-            if (tk_yaml_to_str(c->doc, args->items[i], what, &a[i], c->err))
-                return c->err->code;
-            if (strncmp(a[i], "--", 2) != 0 || strlen(a[i]) < 3 || strpbrk(a[i], " \t\n"))
-                return tk_yaml_err(c->err, c->doc, args->items[i],
-                                   "%s must be one flag such as --max-requests-inflight=800, got "
-                                   "'%.40s'",
-                                   what, a[i]);
-            for (const char *const *r = apiserver_reserved; *r; r++) {
-                size_t rl = strlen(*r);
-                if (strncmp(a[i], *r, rl) == 0 && (a[i][rl] == '=' || a[i][rl] == '\0'))
-                    return tk_yaml_err(c->err, c->doc, args->items[i],
-                                       "%s: %s is set by TurboKube (it wires the control plane "
-                                       "together)",
-                                       what, *r);
-            }
-        }
-        p->apiserver_args = a;
-        p->napiserver_args = args->n;
-    }
-    return 0;
+    return parse_flag_list(c, val(&s, "apiserverArgs"), "controlPlane.apiserverArgs",
+                           check_apiserver_arg, &p->apiserver_args, &p->napiserver_args);
 }
 
 static int parse_startup(struct ctx *c, const struct tk_yaml_node *node, struct tk_cell_params *p)
@@ -1146,28 +1164,6 @@ static int check_agent_arg(struct ctx *c, const struct tk_yaml_node *item, const
     return 0;
 }
 
-static int parse_agent_args(struct ctx *c, const struct tk_yaml_node *args,
-                            struct tk_cell_params *p)
-{
-    p->agent_args = NULL;
-    p->nagent_args = 0;
-    if (!args)
-        return 0;
-    if (tk_yaml_expect(c->doc, args, TK_YAML_SEQ, "agents.args", c->err))
-        return c->err->code;
-    const char **a = arena_alloc(c->in, (args->n ? args->n : 1) * sizeof(*a));
-    for (size_t i = 0; i < args->n; i++) {
-        char what[48];
-        snprintf(what, sizeof(what), "agents.args[%zu]", i);
-        if (tk_yaml_to_str(c->doc, args->items[i], what, &a[i], c->err) ||
-            check_agent_arg(c, args->items[i], what, a[i]))
-            return c->err->code;
-    }
-    p->agent_args = a;
-    p->nagent_args = args->n;
-    return 0;
-}
-
 static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct tk_cell_params *p,
                         struct marks *m)
 {
@@ -1198,7 +1194,8 @@ static int parse_agents(struct ctx *c, const struct tk_yaml_node *node, struct t
         return c->err->code;
     m->agent_args = val(&s, "args");
     m->nodes = val(&s, "nodes");
-    return parse_agent_args(c, m->agent_args, p);
+    return parse_flag_list(c, m->agent_args, "agents.args", check_agent_arg, &p->agent_args,
+                           &p->nagent_args);
 }
 
 static int read_file(const char *path, struct tk_buf *b, struct tk_err *err)

@@ -508,6 +508,9 @@ static const struct opt *find_opt(const char *name)
     return NULL;
 }
 
+/* --api-transport's spellings, by enum tk_agent_api_transport */
+static const char *const transport_names[] = {"default", "h1", "curl", "h2"};
+
 static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v,
                    struct tk_err *err)
 {
@@ -625,15 +628,12 @@ static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v
         c->burst = (int)x;
         return 0;
     case O_API_TRANSPORT:
-        if (!strcmp(v, "h1"))
-            c->api_transport = TK_API_H1;
-        else if (!strcmp(v, "h2"))
-            c->api_transport = TK_API_H2;
-        else if (!strcmp(v, "curl"))
-            c->api_transport = TK_API_CURL;
-        else
-            return tk_err_set(err, TK_EINVAL, "--api-transport: '%s' is not h1, h2 or curl", v);
-        return 0;
+        for (int t = TK_API_H1; t <= TK_API_H2; t++)
+            if (!strcmp(v, transport_names[t])) {
+                c->api_transport = (enum tk_agent_api_transport)t;
+                return 0;
+            }
+        return tk_err_set(err, TK_EINVAL, "--api-transport: '%s' is not h1, h2 or curl", v);
     case O_API_CONNS:
         if (parse_i64(v, 1, 1024, n, &x, err))
             return TK_EINVAL;
@@ -704,6 +704,11 @@ static int set_opt(struct tk_agent_config *c, const struct opt *o, const char *v
     default:
         return tk_err_set(err, TK_EINVAL, "--%s cannot be set here", n);
     }
+}
+
+const char *tk_agent_api_transport_name(enum tk_agent_api_transport t)
+{
+    return transport_names[t];
 }
 
 int tk_agent_config_set(struct tk_agent_config *c, const char *name, const char *value,

@@ -126,6 +126,9 @@ int tk_agent_config_load_file(struct tk_agent_config *c, const char *path, struc
 int tk_agent_config_load_string(struct tk_agent_config *c, const char *name, const char *text,
                                 struct tk_err *err);
 
+/* --api-transport's spelling of t ("h1", "h2", "curl"; "default" before validation). */
+const char *tk_agent_api_transport_name(enum tk_agent_api_transport t);
+
 /* Sets one option by its long flag name from text, exactly as the flag would. */
 int tk_agent_config_set(struct tk_agent_config *c, const char *name, const char *value,
                         struct tk_err *err);
@@ -136,8 +139,8 @@ int tk_agent_config_set(struct tk_agent_config *c, const char *name, const char 
  * the identity (a kubeconfig, CA or bootstrap kubeconfig that fits the fidelity). */
 int tk_agent_config_validate(struct tk_agent_config *c, struct tk_err *err);
 
-/* tk_agent_config_validate without the identity: what the orchestrator checks of an
- * experiment's agents.args before any cluster (and so any credential) exists. */
+/* tk_agent_config_validate without the identity: what the orchestrator checks of each
+ * experiment cell's agent flags before any cluster (and so any credential) exists. */
 int tk_agent_config_check(struct tk_agent_config *c, struct tk_err *err);
 
 /* Writes the usage text: every flag, its argument, its meaning and its default. */

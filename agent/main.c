@@ -102,12 +102,11 @@ int main(int argc, char **argv)
     char grid[TK_DURATION_MAX] = "off";
     if (cfg.start_grid_ns)
         tk_duration_format(cfg.start_grid_ns, grid, sizeof(grid));
-    static const char *const transports[] = {"default", "h1", "curl", "h2"};
     tk_info("agent started",
             "nodes=%lld prefix=%s first=%lld fidelity=%s start_grid=%s api_transport=%s",
             (long long)cfg.nodes, cfg.name_prefix, (long long)cfg.index_start,
             cfg.fidelity == TK_FIDELITY_KUBELET ? "kubelet" : "lite", grid,
-            transports[cfg.api_transport]);
+            tk_agent_api_transport_name(cfg.api_transport));
     if (tk_loop_run(app.loop)) {
         tk_err_set(&err, TK_EIO, "event loop failed");
         goto out;

@@ -1108,47 +1108,56 @@ static const char *names_resource(const char *list, int all)
     return NULL;
 }
 
+/* Splits "--flag=value": the flag's name into name, and returns the value, or NULL when a is
+ * not of that form (or the name is longer than 63). */
+static const char *agent_flag_split(const char *a, char name[64])
+{
+    const char *eq = strchr(a, '=');
+    if (strncmp(a, "--", 2) != 0 || !eq || eq - a < 3 || eq - a - 2 > 63)
+        return NULL;
+    memcpy(name, a + 2, (size_t)(eq - a - 2));
+    name[eq - a - 2] = '\0';
+    return eq + 1;
+}
+
 /* One agents.args item: --flag=value, a flag the run does not set, and a value the agent
  * accepts (checked by the agent's own parser, so plan refuses what the agent would). */
 static int check_agent_arg(struct ctx *c, const struct tk_yaml_node *item, const char *what,
                            const char *a)
 {
-    const char *eq = strchr(a, '=');
     char name[64];
+    const char *v = agent_flag_split(a, name);
 
-    if (strncmp(a, "--", 2) != 0 || !eq || eq - a < 3 || (size_t)(eq - a) >= sizeof(name))
+    if (!v)
         return tk_yaml_err(c->err, c->doc, item,
                            "%s must be one turbokube-agent flag as --flag=value, such as "
                            "--api-transport=h2, got '%.40s'",
                            what, a);
-    memcpy(name, a + 2, (size_t)(eq - a - 2));
-    name[eq - a - 2] = '\0';
     for (const char *const *r = agent_reserved; *r; r++)
         if (strcmp(name, *r) == 0)
             return tk_yaml_err(c->err, c->doc, item,
                                "%s: --%s is TurboKube's to set (each agent's shard, "
                                "identity and endpoints, or the cell's other agents fields)",
                                what, name);
-    const char *key = strcmp(name, "capacity") == 0 ? names_resource(eq + 1, 1) : NULL;
+    const char *key = strcmp(name, "capacity") == 0 ? names_resource(v, 1) : NULL;
     if (key)
         return tk_yaml_err(c->err, c->doc, item,
                            "%s: set %s through agents.capacity.%s (--capacity here adds other "
                            "resources, such as nvidia.com/gpu=8)",
                            what, key, key);
-    if (strcmp(name, "system-reserved") == 0 && names_resource(eq + 1, 0))
+    if (strcmp(name, "system-reserved") == 0 && names_resource(v, 0))
         return tk_yaml_err(c->err, c->doc, item,
                            "%s: reserving pods would leave the load's pods Pending (the load is "
                            "checked against agents.capacity.pods)",
                            what);
     /* a taint the load's pods do not tolerate: none would land, and the run counts a node so
      * tainted as not Ready */
-    if (strcmp(name, "taints") == 0 &&
-        (strstr(eq + 1, ":NoSchedule") || strstr(eq + 1, ":NoExecute")))
+    if (strcmp(name, "taints") == 0 && (strstr(v, ":NoSchedule") || strstr(v, ":NoExecute")))
         return tk_yaml_err(c->err, c->doc, item,
                            "%s: NoSchedule and NoExecute taints keep the load's pods off the "
                            "nodes (and count them not Ready); PreferNoSchedule is allowed",
                            what);
-    if (strcmp(name, "labels") == 0 && strstr(eq + 1, "turbokube.io/"))
+    if (strcmp(name, "labels") == 0 && strstr(v, "turbokube.io/"))
         return tk_yaml_err(c->err, c->doc, item,
                            "%s: labels under turbokube.io/ are TurboKube's own (the run finds "
                            "its nodes by them)",
@@ -1156,7 +1165,7 @@ static int check_agent_arg(struct ctx *c, const struct tk_yaml_node *item, const
     struct tk_agent_config cfg;
     struct tk_err e = {0};
     tk_agent_config_init(&cfg);
-    int rc = tk_agent_config_set(&cfg, name, eq + 1, &e);
+    int rc = tk_agent_config_set(&cfg, name, v, &e);
     tk_agent_config_release(&cfg);
     if (rc)
         return tk_yaml_err(c->err, c->doc, item, "%s: %s (see turbokube-agent --help)", what,
@@ -1451,9 +1460,6 @@ static int check_remote(struct ctx *c, const struct tk_cell_params *p, const str
     return 0;
 }
 
-/* Checks that need several sections at once; run only on cells that survive exclude. */
-static void fmt_cpu(int64_t milli, char *out, size_t n);
-
 /* The flags the run derives from the cell (its fleet, fidelity, capacity and startup) and
  * agents.args, through the agent's own cross-field checks: what the agents would refuse at
  * start (a fleet larger than the node IP range or pod CIDR, a lease renewal not shorter than
@@ -1464,12 +1470,10 @@ static int check_agent_args(struct ctx *c, const struct tk_cell_params *p,
 {
     struct tk_agent_config cfg;
     struct tk_err e = {0};
-    char cpu[TK_QUANTITY_FMT_MAX], cap[160], nodes[32], startup[128];
+    char cap[160], nodes[32], startup[128], name[64];
     int rc;
 
-    fmt_cpu(p->capacity_cpu_milli, cpu, sizeof(cpu));
-    snprintf(cap, sizeof(cap), "cpu=%s,memory=%lld,pods=%lld", cpu,
-             (long long)p->capacity_memory_bytes, (long long)p->capacity_pods);
+    tk_exp_capacity_spec(p, cap, sizeof(cap));
     snprintf(nodes, sizeof(nodes), "%lld", (long long)p->nodes);
     tk_exp_startup_spec(p, startup, sizeof(startup));
     tk_agent_config_init(&cfg);
@@ -1478,10 +1482,8 @@ static int check_agent_args(struct ctx *c, const struct tk_cell_params *p,
          tk_agent_config_set(&cfg, "capacity", cap, &e) ||
          tk_agent_config_set(&cfg, "startup-latency", startup, &e);
     for (size_t i = 0; !rc && i < p->nagent_args; i++) {
-        const char *a = p->agent_args[i], *eq = strchr(a, '=');
-        char name[64];
-        snprintf(name, sizeof(name), "%.*s", (int)(eq - a - 2), a + 2);
-        rc = tk_agent_config_set(&cfg, name, eq + 1, &e);
+        const char *v = agent_flag_split(p->agent_args[i], name); /* checked when parsed */
+        rc = tk_agent_config_set(&cfg, name, v, &e);
     }
     if (!rc)
         rc = tk_agent_config_check(&cfg, &e);
@@ -1494,6 +1496,7 @@ static int check_agent_args(struct ctx *c, const struct tk_cell_params *p,
     return 0;
 }
 
+/* Checks that need several sections at once; run only on cells that survive exclude. */
 static int check_cell(struct ctx *c, const struct tk_cell_params *p, const struct marks *m,
                       const struct tk_yaml_node *ramp_at, const char *ramp_field)
 {
@@ -2542,6 +2545,17 @@ int64_t tk_exp_estimate_ns(const struct tk_cell_params *p)
     s += load;
     s += 10 + (double)tk_exp_pods(p) / 200 + 10;
     return (int64_t)(s * 1e9);
+}
+
+void tk_exp_capacity_spec(const struct tk_cell_params *p, char *out, size_t n)
+{
+    char cpu[32];
+    if (p->capacity_cpu_milli % 1000 == 0)
+        snprintf(cpu, sizeof(cpu), "%lld", (long long)(p->capacity_cpu_milli / 1000));
+    else
+        snprintf(cpu, sizeof(cpu), "%lldm", (long long)p->capacity_cpu_milli);
+    snprintf(out, n, "cpu=%s,memory=%lld,pods=%lld", cpu, (long long)p->capacity_memory_bytes,
+             (long long)p->capacity_pods);
 }
 
 void tk_exp_startup_spec(const struct tk_cell_params *p, char *out, size_t n)

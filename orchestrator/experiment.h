@@ -212,4 +212,8 @@ int64_t tk_exp_estimate_ns(const struct tk_cell_params *p);
  * ("lognormal:median=1s,p99=3s", "uniform:500ms-3s", "fixed:2s"). Writes at most n bytes. */
 void tk_exp_startup_spec(const struct tk_cell_params *p, char *out, size_t n);
 
+/* Each node's capacity in the agent's --capacity syntax ("cpu=32,memory=274877906944,
+ * pods=110"; cpu in millicores when not whole). Writes at most n bytes. */
+void tk_exp_capacity_spec(const struct tk_cell_params *p, char *out, size_t n);
+
 #endif

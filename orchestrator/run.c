@@ -1359,18 +1359,10 @@ out:
     return rc;
 }
 
-static void quantity_cpu(int64_t milli, char *out, size_t n)
-{
-    if (milli % 1000 == 0)
-        snprintf(out, n, "%lld", (long long)(milli / 1000));
-    else
-        snprintf(out, n, "%lldm", (long long)milli);
-}
-
 static int phase_agents(struct cell *c)
 {
     const struct tk_cell_params *p = &c->c->p;
-    char startup[128], cpu[32], cap[160], idx[32], nodes[32], addr[64], log[PATH_MAX];
+    char startup[128], cap[160], idx[32], nodes[32], addr[64], log[PATH_MAX];
     char run_label[64], grid[TK_DURATION_MAX];
     struct tk_err err = {0};
 
@@ -1379,9 +1371,7 @@ static int phase_agents(struct cell *c)
     c->nagents = (size_t)tk_exp_agents(p);
     c->agents = tk_xcalloc(c->nagents, sizeof(*c->agents));
     tk_exp_startup_spec(p, startup, sizeof(startup));
-    quantity_cpu(p->capacity_cpu_milli, cpu, sizeof(cpu));
-    snprintf(cap, sizeof(cap), "cpu=%s,memory=%lld,pods=%lld", cpu,
-             (long long)p->capacity_memory_bytes, (long long)p->capacity_pods);
+    tk_exp_capacity_spec(p, cap, sizeof(cap));
     for (size_t i = 0; i < c->nagents; i++) {
         struct agent *a = &c->agents[i];
         snprintf(a->name, sizeof(a->name), "agent-%zu", i);

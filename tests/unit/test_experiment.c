@@ -331,7 +331,16 @@ TK_TEST(agent_args_field)
     CHECK(param(&e->cells[0], "agents.args") == NULL);
     CHECK_STR(e->cells[0].id, plain->cells[0].id);
     CHECK(strcmp(e->cells[0].id, e->cells[1].id) != 0);
+    /* the capacity the run passes and the load-time check uses, in the agent's syntax */
+    char cap[160];
+    tk_exp_capacity_spec(&e->cells[0].p, cap, sizeof(cap));
+    CHECK_STR(cap, "cpu=32,memory=274877906944,pods=110");
     tk_experiment_free(plain);
+    tk_experiment_free(e);
+    e = load_str("name: g\nagents: {capacity: {cpu: 1500m, memory: 1Gi, pods: 20}}\n", &err);
+    CHECK(e != NULL);
+    tk_exp_capacity_spec(&e->cells[0].p, cap, sizeof(cap));
+    CHECK_STR(cap, "cpu=1500m,memory=1073741824,pods=20");
     tk_experiment_free(e);
 }
 

@@ -32,7 +32,8 @@ struct tk_loop {
     struct tk_timer **heap;
     size_t nheap, aheap;
     uint64_t seq;
-    int64_t armed_ns; /* absolute deadline the timerfd is set to; 0 when disarmed */
+    int64_t firing_now; /* while fire_timers runs: its "now"; else 0 */
+    int64_t armed_ns;   /* absolute deadline the timerfd is set to; 0 when disarmed */
     struct tk_timer curl_timer;
 
     struct tk_xfer *added;                       /* in the multi handle */
@@ -127,6 +128,8 @@ void tk_timer_start(struct tk_loop *loop, struct tk_timer *t, int64_t at_ns)
         loop->aheap = loop->aheap ? loop->aheap * 2 : 64;
         loop->heap = tk_xrealloc(loop->heap, loop->aheap * sizeof(*loop->heap));
     }
+    if (loop->firing_now && at_ns <= loop->firing_now)
+        at_ns = loop->firing_now + 1; /* the next pass: fire_timers */
     t->at_ns = at_ns;
     t->seq = loop->seq++;
     loop->heap[loop->nheap++] = t;
@@ -149,18 +152,22 @@ size_t tk_loop_timer_count(const struct tk_loop *loop)
     return loop->nheap;
 }
 
-/* Fires every timer due now that was started before this pass began: a timer restarted by its
- * own callback for "now" waits for the next pass, so I/O is never starved. */
+/* Fires every timer due now that was started before this pass began. A timer a callback starts
+ * for "now" or earlier is moved to just after this pass's now (tk_timer_start), so it waits for
+ * the next pass (I/O is never starved) and sorts behind every timer still due in this one: a
+ * kick at 0 started by the first of many timers due together must not push the others, one per
+ * pass, into later passes. */
 static void fire_timers(struct tk_loop *loop)
 {
     int64_t now = tk_now_ns();
-    uint64_t pass_seq = loop->seq;
 
-    while (loop->nheap && loop->heap[0]->at_ns <= now && loop->heap[0]->seq < pass_seq) {
+    loop->firing_now = now;
+    while (loop->nheap && loop->heap[0]->at_ns <= now) {
         struct tk_timer *t = loop->heap[0];
         heap_remove(loop, t);
         t->cb(t, t->ud);
     }
+    loop->firing_now = 0;
 }
 
 /* ---- libcurl glue ---- */

@@ -88,7 +88,10 @@ void tk_loop_child_sigmask(const struct tk_loop *loop);
 void tk_timer_init(struct tk_timer *t, tk_timer_fn cb, void *ud);
 
 /* (Re)starts t to fire at at_ns (monotonic ns; a past deadline fires on the next pass).
- * Restarting an active timer moves it. O(log n); allocates only when the heap array grows. */
+ * Started from a timer callback for a deadline already past, it fires on the next pass, after
+ * every timer due in the current one (so a 0-deadline "kick" started by the first of many timers
+ * due together does not split them over many passes). Restarting an active timer moves it. O(log
+ * n); allocates only when the heap array grows. */
 void tk_timer_start(struct tk_loop *loop, struct tk_timer *t, int64_t at_ns);
 
 /* Stops t if active (no-op otherwise). O(log n). */

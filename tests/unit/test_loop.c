@@ -294,6 +294,62 @@ TK_TEST(loop_fd_watch_and_run_until)
     tk_loop_free(loop);
 }
 
+/* Timers due together fire in one pass even when the first starts a timer for "now" (lib/h2's
+ * kick): that one waits for the next pass and then sees every start of the batch, which is what
+ * lets a --start-grid step's requests go out in one write. */
+struct batch {
+    struct tk_loop *loop;
+    struct tk_timer t[20], kick;
+    int passes;            /* calls of done(): one before each wait and one after each pass */
+    int fired, fired_pass; /* the batch timers, and the pass the last of them fired in */
+    int kick_seen, kick_pass;
+};
+
+static void batch_fire(struct tk_timer *t, void *ud)
+{
+    struct batch *b = ud;
+    (void)t;
+    b->fired++;
+    b->fired_pass = b->passes;
+    if (!tk_timer_active(&b->kick))
+        tk_timer_start(b->loop, &b->kick, 0);
+}
+
+static void batch_kick(struct tk_timer *t, void *ud)
+{
+    struct batch *b = ud;
+    (void)t;
+    b->kick_seen = b->fired;
+    b->kick_pass = b->passes;
+}
+
+static int batch_pass(void *ud)
+{
+    struct batch *b = ud;
+    b->passes++;
+    return b->kick_pass != 0;
+}
+
+TK_TEST(loop_timers_due_together_share_a_pass)
+{
+    struct tk_err err = {0};
+    struct batch b = {.loop = tk_loop_new(&err)};
+    int64_t due = tk_now_ns() - MS;
+
+    CHECK(b.loop != NULL);
+    tk_timer_init(&b.kick, batch_kick, &b);
+    for (int i = 0; i < 20; i++) {
+        tk_timer_init(&b.t[i], batch_fire, &b);
+        tk_timer_start(b.loop, &b.t[i], due);
+    }
+    CHECK_INT(tk_loop_run_until(b.loop, batch_pass, &b, tk_now_ns() + 5000 * MS), 0);
+    CHECK_INT(b.fired, 20);
+    CHECK_INT(b.kick_seen, 20);        /* the kick came after the whole batch */
+    CHECK(b.kick_pass > b.fired_pass); /* ... on a later pass */
+    CHECK_INT(b.fired_pass, 1);        /* and the batch all fired in the first */
+    tk_loop_free(b.loop);
+}
+
 struct nested {
     int rc;
     struct tk_loop *loop;
@@ -320,5 +376,6 @@ TK_TEST(loop_not_reentrant)
     tk_loop_free(ctx.loop);
 }
 
-TK_TEST_MAIN(loop_timers_fire_in_order, loop_timer_stop_restart, loop_10000_random_timers,
-             loop_signal_callback, loop_fd_watch_and_run_until, loop_not_reentrant)
+TK_TEST_MAIN(loop_timers_fire_in_order, loop_timer_stop_restart,
+             loop_timers_due_together_share_a_pass, loop_10000_random_timers, loop_signal_callback,
+             loop_fd_watch_and_run_until, loop_not_reentrant)

@@ -20,6 +20,8 @@
 #        PERF=1 (perf record -e cpu-clock of the agent over the window's first 60 s; the top
 #        of the profile lands beside the results as OUT.perf.txt), PERF=pods (the same over the
 #        Deployment's rollout instead, to see what a pod start costs),
+#        PERF=stat (perf stat of the agent's syscalls, context switches and task clock over the
+#        steady window and over the rollout: a pod start's syscalls and wakeups, net of idle),
 #        STORE=tmpfs (the cluster's state, etcd's data included, in /dev/shm: the agent and the
 #        apiserver without the disk; the per-window etcd fsync and commit figures tell whether
 #        the disk mattered — at 5,000 nodes here it did not, docs/measurements.md)
@@ -81,6 +83,13 @@ say "steady window: ${DURATION}s"
 if [ "${PERF:-0}" = 1 ]; then
     perf record -q -e cpu-clock -F 499 -g -p "$agent_pid" -o "$work/perf.data" -- sleep 60 >/dev/null 2>&1 &
 fi
+PSTAT_EV=raw_syscalls:sys_enter,context-switches,task-clock
+pstat_start() { # pstat_start NAME: perf stat of the agent until pstat_stop
+    perf stat -x, -e "$PSTAT_EV" -p "$agent_pid" -o "$work/$1.pstat" >/dev/null 2>&1 &
+    pstat_pid=$!
+}
+pstat_stop() { kill -INT "$pstat_pid" && wait "$pstat_pid" || true; }
+if [ "${PERF:-0}" = stat ]; then pstat_start idle; fi
 peak=0
 w=0
 end=$(($(date +%s) + DURATION))
@@ -92,6 +101,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     w=$((w + 1))
     sleep 10
 done
+if [ "${PERF:-0}" = stat ]; then pstat_stop; fi
 snap b
 kubectl get nodes --no-headers | awk '{print $2}' | sort | uniq -c >"$work/nodes.txt"
 
@@ -102,9 +112,11 @@ if [ "$PODS" -gt 0 ]; then
         perf record -q -e cpu-clock -F 999 -g -p "$agent_pid" -o "$work/perf.data" >/dev/null 2>&1 &
         perf_pid=$!
     fi
+    if [ "${PERF:-0}" = stat ]; then pstat_start pods; fi
     kubectl create deployment bench --image=registry.k8s.io/pause:3.10 --replicas="$PODS" >/dev/null
     until [ "$(kubectl get deploy bench -o jsonpath='{.status.readyReplicas}')" = "$PODS" ]; do sleep 2; done
     snap p1
+    if [ "${PERF:-0}" = stat ]; then pstat_stop; fi
     if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" && wait "$perf_pid" || true; fi
 fi
 
@@ -222,6 +234,17 @@ if etcd_upd and etcd_upd[-1][1] > 0:
 print(f"kube-apiserver CPU         {100 * (pb - pa) / el:.1f} % of one core")
 print(f"etcd CPU                   {100 * (eb - ea) / el:.1f} % of one core")
 print("node states (kubectl)      " + " ".join(l.strip() for l in open(f"{work}/nodes.txt")))
+def pstat(n):  # perf stat -x, lines: value,unit,event,...
+    out = {}
+    for line in open(f"{work}/{n}.pstat"):
+        f = line.strip().split(",")
+        if len(f) > 2 and f[0].replace(".", "", 1).isdigit():
+            out[f[2]] = float(f[0])
+    return out
+if os.path.exists(f"{work}/idle.pstat"):
+    I = pstat("idle")
+    print("agent per second, idle     " + ", ".join(f"{I[e] / el:.0f} {l}" for e, l in (
+        ("raw_syscalls:sys_enter", "syscalls"), ("context-switches", "context switches")) if e in I) + " (perf stat)")
 if pods:
     t0, c0, r0, p0, e0 = proc("p0")
     t1, c1, r1, p1, e1 = proc("p1")
@@ -235,6 +258,15 @@ if pods:
     if H in P0 and H in P1:
         print(f"agent heap per running pod {(P1[H] - P0[H]) / pods:.0f} B (malloc's bytes in use)")
     print(f"kube-apiserver CPU, pods   {100 * (p1 - p0) / (t1 - t0):.1f} % of one core")
+    if os.path.exists(f"{work}/idle.pstat") and os.path.exists(f"{work}/pods.pstat"):
+        I, R = pstat("idle"), pstat("pods")
+        for ev, label in (("raw_syscalls:sys_enter", "syscalls"), ("context-switches", "context switches")):
+            if ev in I and ev in R:
+                net = (R[ev] - I[ev] / el * (t1 - t0)) / pods
+                print(f"agent {label:<17}{net:8.1f} per pod start (net of idle; {R[ev] / pods:.1f} raw; idle {I[ev] / el:.0f}/s)")
+        if "task-clock" in I and "task-clock" in R:  # msec
+            net = (R["task-clock"] - I["task-clock"] / el * (t1 - t0)) * 1000 / pods
+            print(f"agent task clock           {net:8.0f} us per pod start (net of idle; perf's count)")
 PY
 mkdir -p "$(dirname "$OUT")"
 cp "$work/result.txt" "$OUT"

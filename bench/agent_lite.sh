@@ -241,10 +241,10 @@ def pstat(n):  # perf stat -x, lines: value,unit,event,...
         if len(f) > 2 and f[0].replace(".", "", 1).isdigit():
             out[f[2]] = float(f[0])
     return out
-if os.path.exists(f"{work}/idle.pstat"):
-    I = pstat("idle")
-    print("agent per second, idle     " + ", ".join(f"{I[e] / el:.0f} {l}" for e, l in (
-        ("raw_syscalls:sys_enter", "syscalls"), ("context-switches", "context switches")) if e in I) + " (perf stat)")
+PSTAT = (("raw_syscalls:sys_enter", "syscalls"), ("context-switches", "context switches"))
+I = pstat("idle") if os.path.exists(f"{work}/idle.pstat") else None
+if I:
+    print("agent per second, idle     " + ", ".join(f"{I[e] / el:.0f} {l}" for e, l in PSTAT if e in I) + " (perf stat)")
 if pods:
     t0, c0, r0, p0, e0 = proc("p0")
     t1, c1, r1, p1, e1 = proc("p1")
@@ -258,9 +258,9 @@ if pods:
     if H in P0 and H in P1:
         print(f"agent heap per running pod {(P1[H] - P0[H]) / pods:.0f} B (malloc's bytes in use)")
     print(f"kube-apiserver CPU, pods   {100 * (p1 - p0) / (t1 - t0):.1f} % of one core")
-    if os.path.exists(f"{work}/idle.pstat") and os.path.exists(f"{work}/pods.pstat"):
-        I, R = pstat("idle"), pstat("pods")
-        for ev, label in (("raw_syscalls:sys_enter", "syscalls"), ("context-switches", "context switches")):
+    if I and os.path.exists(f"{work}/pods.pstat"):
+        R = pstat("pods")
+        for ev, label in PSTAT:
             if ev in I and ev in R:
                 net = (R[ev] - I[ev] / el * (t1 - t0)) / pods
                 print(f"agent {label:<17}{net:8.1f} per pod start (net of idle; {R[ev] / pods:.1f} raw; idle {I[ev] / el:.0f}/s)")

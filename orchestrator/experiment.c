@@ -2547,6 +2547,45 @@ int64_t tk_exp_estimate_ns(const struct tk_cell_params *p)
     return (int64_t)(s * 1e9);
 }
 
+/* The longest termination delay an agent's sampler can draw, in seconds: a lognormal's tail is
+ * unbounded, so the pods' default 30-s grace period, which the agent never exceeds. */
+static double termination_bound_s(const struct tk_sampler *s)
+{
+    switch (s->kind) {
+    case TK_SAMPLER_FIXED:
+        return (double)s->a_ns / 1e9;
+    case TK_SAMPLER_UNIFORM:
+        return (double)s->b_ns / 1e9;
+    case TK_SAMPLER_LOGNORMAL:
+        break;
+    }
+    return 30;
+}
+
+int64_t tk_exp_drain_ns(const struct tk_cell_params *p)
+{
+    struct tk_agent_config cfg;
+    struct tk_err e = {0};
+    char name[64];
+    double s = 60 + (double)tk_exp_pods(p) / 50;
+
+    tk_agent_config_init(&cfg);
+    for (size_t i = 0; i < p->nagent_args; i++) {
+        const char *v = agent_flag_split(p->agent_args[i], name); /* checked when parsed */
+        if (v)
+            tk_agent_config_set(&cfg, name, v, &e);
+    }
+    s += termination_bound_s(&cfg.termination);
+    if (cfg.qps > 0) {
+        /* a terminated status, a DELETE and (kubelet mode) a Killing event per pod, through
+         * one rate limiter per agent (lite) or per node (kubelet) */
+        int64_t clients = p->fidelity == TK_EXP_KUBELET ? p->nodes : tk_exp_agents(p);
+        s += 3.0 * (double)tk_exp_pods(p) / (double)(clients > 0 ? clients : 1) / cfg.qps;
+    }
+    tk_agent_config_release(&cfg);
+    return (int64_t)(s * 1e9);
+}
+
 void tk_exp_capacity_spec(const struct tk_cell_params *p, char *out, size_t n)
 {
     char cpu[32];

@@ -208,6 +208,13 @@ int64_t tk_exp_objects(const struct tk_cell_params *p);
  *   teardown   10 s + pods / 200 per second (garbage collection), + 10 s */
 int64_t tk_exp_estimate_ns(const struct tk_cell_params *p);
 
+/* How long a cell's pods may take to go once their namespaces are deleted (provider
+ * kubeconfig's sweep waits this long): 60 s + pods / 50 per second, + the longest termination
+ * delay agents.args allows (--termination-delay; a lognormal is bounded by the pods' 30-s grace
+ * period), + with --qps in agents.args 3 requests per pod over each rate limiter (one per agent,
+ * or per node in kubelet mode). In nanoseconds. */
+int64_t tk_exp_drain_ns(const struct tk_cell_params *p);
+
 /* The pod startup distribution in the agent's --startup-latency syntax
  * ("lognormal:median=1s,p99=3s", "uniform:500ms-3s", "fixed:2s"). Writes at most n bytes. */
 void tk_exp_startup_spec(const struct tk_cell_params *p, char *out, size_t n);

@@ -1016,7 +1016,7 @@ static int remote_sweep(struct cell *c, const char *when)
     struct tk_attach_left left = {0};
     struct tk_err err = {0};
     char prefix[16];
-    int64_t deadline = tk_now_ns() + (60 + tk_exp_pods(&c->c->p) / 50) * NS_PER_S;
+    int64_t deadline = tk_now_ns() + tk_exp_drain_ns(&c->c->p);
     int rc;
 
     snprintf(prefix, sizeof(prefix), "%s-", c->c->id);

@@ -527,6 +527,41 @@ TK_TEST(estimate_model)
     CHECK_STR(s, "1h02m");
 }
 
+/* The sweep's wait for a cell's pods, by hand: 200 nodes x 10 pods = 2,000 pods, 60 + 2000/50
+ * = 100 s, + the default 1-s termination delay. agents.args can lengthen it: a uniform delay
+ * adds its top, --qps 3 requests per pod over each agent's limiter (200 nodes, 100 per agent:
+ * 2 agents, 1,000 pods each, at 20/s: 150 s), a lognormal delay the 30-s grace period. */
+TK_TEST(drain_bound)
+{
+    struct tk_err err = {0};
+    struct tk_experiment *e =
+        load_str("name: d\nagents: {nodes: 200}\nload: {podsPerNode: 10}\n", &err);
+    CHECK(e != NULL);
+    if (e)
+        CHECK_NEAR((double)tk_exp_drain_ns(&e->cells[0].p) / 1e9, 101, 1e-6);
+    tk_experiment_free(e);
+    e = load_str("name: d\nagents: {nodes: 200, nodesPerAgent: 100,\n"
+                 "  args: [--termination-delay=uniform:1s-20s, --qps=20]}\n"
+                 "load: {podsPerNode: 10}\n",
+                 &err);
+    if (!e)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(e != NULL);
+    if (e)
+        CHECK_NEAR((double)tk_exp_drain_ns(&e->cells[0].p) / 1e9, 100 + 20 + 150, 1e-6);
+    tk_experiment_free(e);
+    e = load_str("name: d\nagents: {nodes: 200,\n"
+                 "  args: ['--termination-delay=lognormal:median=5s,p99=2m']}\n"
+                 "load: {podsPerNode: 10}\n",
+                 &err);
+    if (!e)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(e != NULL);
+    if (e)
+        CHECK_NEAR((double)tk_exp_drain_ns(&e->cells[0].p) / 1e9, 100 + 30, 1e-6);
+    tk_experiment_free(e);
+}
+
 static void touch(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -759,5 +794,5 @@ TK_TEST_MAIN(bad_files_fail_with_their_message, shipped_experiments_load, start_
              agent_args_field, quickstart_is_one_short_cell, defaults, default_version_is_pinned,
              scalar_lists_expand_in_file_order, map_sections_as_alternatives,
              hosts_and_placement_alternatives, exclude_rules, repeat_passes, cell_ids_are_stable,
-             ramp_steps, estimate_model, kubeconfig_provider,
+             ramp_steps, estimate_model, drain_bound, kubeconfig_provider,
              custom_shape_resolves_and_hashes_its_config, plan_output, syntax_errors_name_the_file)

@@ -236,8 +236,8 @@ TK_TEST(config_file_via_flag)
     struct tk_agent_config c;
     struct tk_err err = {0};
     char path[512];
-    const char *dir = getenv("TK_TEST_DATA");
-    snprintf(path, sizeof(path), "%s/agent/agent.yaml", dir ? dir : "data");
+    const char *dir = tk_test_data_dir();
+    snprintf(path, sizeof(path), "%s/agent/agent.yaml", dir);
     const char *argv[] = {"agent", "--config", path, "--nodes", "3", NULL};
     tk_agent_config_init(&c);
     CHECK_INT(parse(&c, &err, 5, argv), 0);

@@ -34,8 +34,8 @@ static void no_cancel(void *ud, struct tk_kube_req *req)
 static cJSON *load_json(const char *name)
 {
     char path[512];
-    const char *dir = getenv("TK_TEST_DATA");
-    snprintf(path, sizeof(path), "%s/agent/%s", dir ? dir : "data", name);
+    const char *dir = tk_test_data_dir();
+    snprintf(path, sizeof(path), "%s/agent/%s", dir, name);
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;

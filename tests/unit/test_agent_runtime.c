@@ -132,8 +132,8 @@ static void run_for_ms(struct tk_loop *loop, int ms)
 static char *slurp(const char *name, size_t *len)
 {
     char path[512];
-    const char *dir = getenv("TK_TEST_DATA");
-    snprintf(path, sizeof(path), "%s/agent/%s", dir ? dir : "data", name);
+    const char *dir = tk_test_data_dir();
+    snprintf(path, sizeof(path), "%s/agent/%s", dir, name);
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;

@@ -18,8 +18,8 @@
 
 static const char *data_dir(void)
 {
-    const char *d = getenv("TK_TEST_DATA");
-    return d ? d : "data";
+    const char *d = tk_test_data_dir();
+    return d;
 }
 
 static char *slurp(const char *path, size_t *len)

@@ -12,8 +12,8 @@
 
 static const char *data_dir(void)
 {
-    const char *d = getenv("TK_TEST_DATA");
-    return d ? d : "data";
+    const char *d = tk_test_data_dir();
+    return d;
 }
 
 static struct tk_experiment *load_str(const char *text, struct tk_err *err)

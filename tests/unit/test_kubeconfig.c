@@ -18,9 +18,9 @@ static int data_path_next;
 /* tests/data/kubeconfig/<name>, absolute when TK_TEST_DATA is (ctest sets it). */
 static const char *kc_path(const char *name)
 {
-    const char *d = getenv("TK_TEST_DATA");
+    const char *d = tk_test_data_dir();
     char *buf = data_path_buf[data_path_next++ % 4];
-    snprintf(buf, sizeof(data_path_buf[0]), "%s/kubeconfig/%s", d ? d : "data", name);
+    snprintf(buf, sizeof(data_path_buf[0]), "%s/kubeconfig/%s", d, name);
     return buf;
 }
 

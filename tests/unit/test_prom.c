@@ -52,13 +52,13 @@ static int rec_cb(void *ud, const struct tk_prom_sample *s)
 /* Reads a fixture into a buffer of exactly its size (no NUL), so ASan sees any over-read. */
 static char *read_fixture(const char *name, size_t *len)
 {
-    const char *dir = getenv("TK_TEST_DATA");
+    const char *dir = tk_test_data_dir();
     char path[1024];
     FILE *f;
     char *buf;
     long n;
 
-    snprintf(path, sizeof(path), "%s/prom/%s", dir ? dir : "data", name);
+    snprintf(path, sizeof(path), "%s/prom/%s", dir, name);
     f = fopen(path, "rb");
     if (!f)
         return NULL;

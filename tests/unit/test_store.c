@@ -15,9 +15,9 @@
 
 static char *read_data(const char *name, size_t *len)
 {
-    const char *dir = getenv("TK_TEST_DATA");
+    const char *dir = tk_test_data_dir();
     char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "data", name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;

@@ -29,8 +29,8 @@ static void rec_free(struct rec *r)
 
 static char *slurp(const char *name, size_t *len)
 {
-    const char *dir = getenv("TK_TEST_DATA");
-    char *path = tk_xasprintf("%s/watch/%s", dir ? dir : "data", name);
+    const char *dir = tk_test_data_dir();
+    char *path = tk_xasprintf("%s/watch/%s", dir, name);
     FILE *f = fopen(path, "rb");
     struct tk_buf b;
     char chunk[4096];

@@ -18,8 +18,8 @@ static struct tk_yaml_doc *load(const char *text, struct tk_err *err)
 
 static const char *data_dir(void)
 {
-    const char *d = getenv("TK_TEST_DATA");
-    return d ? d : "data";
+    const char *d = tk_test_data_dir();
+    return d;
 }
 
 TK_TEST(yaml_marks)

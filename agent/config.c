@@ -381,7 +381,8 @@ static int put_label(struct tk_agent_config *c, const char *item, size_t n, cons
     size_t vn;
     if (!eq || !label_ok(item, (size_t)(eq - item), 1) ||
         !label_ok(eq + 1, n - (size_t)(eq - item) - 1, 0))
-        return tk_err_set(err, TK_EINVAL, "--%s: '%.*s' is not KEY=VALUE with a valid label", name,
+        return tk_err_set(err, TK_EINVAL,
+                          "--%s: '%.*s' is not KEY=VALUE with a valid label (such as team=a)", name,
                           (int)n, item);
     vn = n - (size_t)(eq - item) - 1;
     memcpy(value, eq + 1, vn);
@@ -399,8 +400,10 @@ static int put_quantity(struct tk_agent_kv **kv, size_t *nkv, const char *item, 
     struct tk_err e = {0};
     size_t qn;
     if (!eq || eq == item || !label_ok(item, (size_t)(eq - item), 1))
-        return tk_err_set(err, TK_EINVAL, "--%s: '%.*s' is not RESOURCE=QUANTITY", name, (int)n,
-                          item);
+        return tk_err_set(err, TK_EINVAL,
+                          "--%s: '%.*s' is not RESOURCE=QUANTITY (such as cpu=32, memory=256Gi or "
+                          "nvidia.com/gpu=8)",
+                          name, (int)n, item);
     qn = n - (size_t)(eq - item) - 1;
     if (qn > TK_QUANTITY_MAX_LEN)
         return tk_err_set(err, TK_EINVAL, "--%s: quantity too long", name);

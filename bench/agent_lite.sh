@@ -22,6 +22,8 @@
 #        Deployment's rollout instead, to see what a pod start costs),
 #        PERF=stat (perf stat of the agent's syscalls, context switches and task clock over the
 #        steady window and over the rollout: a pod start's syscalls and wakeups, net of idle),
+#        PERF=trace (perf trace -s over the same two windows: calls per pod start of each of the
+#        rollout's eight commonest syscalls, net of idle — epoll_wait is the loop's wakeups),
 #        STORE=tmpfs (the cluster's state, etcd's data included, in /dev/shm: the agent and the
 #        apiserver without the disk; the per-window etcd fsync and commit figures tell whether
 #        the disk mattered — at 5,000 nodes here it did not, docs/measurements.md)
@@ -89,7 +91,10 @@ pstat_start() { # pstat_start NAME: perf stat of the agent until pstat_stop
     pstat_pid=$!
 }
 pstat_stop() { kill -INT "$pstat_pid" && wait "$pstat_pid" || true; }
-if [ "${PERF:-0}" = stat ]; then pstat_start idle; fi
+if [ "${PERF:-0}" = trace ]; then # the same windows, counted by syscall (perf trace -s)
+    pstat_start() { perf trace -s -p "$agent_pid" -o "$work/$1.ptrace" >/dev/null 2>&1 & pstat_pid=$!; }
+fi
+case "${PERF:-0}" in stat | trace) pstat_start idle ;; esac
 peak=0
 w=0
 end=$(($(date +%s) + DURATION))
@@ -101,7 +106,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     w=$((w + 1))
     sleep 10
 done
-if [ "${PERF:-0}" = stat ]; then pstat_stop; fi
+case "${PERF:-0}" in stat | trace) pstat_stop ;; esac
 snap b
 kubectl get nodes --no-headers | awk '{print $2}' | sort | uniq -c >"$work/nodes.txt"
 
@@ -112,11 +117,11 @@ if [ "$PODS" -gt 0 ]; then
         perf record -q -e cpu-clock -F 999 -g -p "$agent_pid" -o "$work/perf.data" >/dev/null 2>&1 &
         perf_pid=$!
     fi
-    if [ "${PERF:-0}" = stat ]; then pstat_start pods; fi
+    case "${PERF:-0}" in stat | trace) pstat_start pods ;; esac
     kubectl create deployment bench --image=registry.k8s.io/pause:3.10 --replicas="$PODS" >/dev/null
     until [ "$(kubectl get deploy bench -o jsonpath='{.status.readyReplicas}')" = "$PODS" ]; do sleep 2; done
     snap p1
-    if [ "${PERF:-0}" = stat ]; then pstat_stop; fi
+    case "${PERF:-0}" in stat | trace) pstat_stop ;; esac
     if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" && wait "$perf_pid" || true; fi
 fi
 
@@ -241,6 +246,13 @@ def pstat(n):  # perf stat -x, lines: value,unit,event,...
         if len(f) > 2 and f[0].replace(".", "", 1).isdigit():
             out[f[2]] = float(f[0])
     return out
+def ptrace(n):  # perf trace -s: per thread, "syscall calls errors total ...", summed
+    out = {}
+    for line in open(f"{work}/{n}.ptrace"):
+        f = line.split()
+        if len(f) >= 3 and f[0].isidentifier() and f[1].isdigit() and f[2].isdigit():
+            out[f[0]] = out.get(f[0], 0) + int(f[1])
+    return out
 PSTAT = (("raw_syscalls:sys_enter", "syscalls"), ("context-switches", "context switches"))
 I = pstat("idle") if os.path.exists(f"{work}/idle.pstat") else None
 if I:
@@ -267,6 +279,11 @@ if pods:
         if "task-clock" in I and "task-clock" in R:  # msec
             net = (R["task-clock"] - I["task-clock"] / el * (t1 - t0)) * 1000 / pods
             print(f"agent task clock           {net:8.0f} us per pod start (net of idle; perf's count)")
+    if os.path.exists(f"{work}/idle.ptrace") and os.path.exists(f"{work}/pods.ptrace"):
+        TI, TR = ptrace("idle"), ptrace("pods")
+        for sc in sorted(TR, key=lambda k: -TR[k])[:8]:
+            net = (TR[sc] - TI.get(sc, 0) / el * (t1 - t0)) / pods
+            print(f"agent {sc:<17}{net:8.2f} calls per pod start (net of idle; {TR[sc] / pods:.2f} raw; idle {TI.get(sc, 0) / el:.1f}/s; perf trace -s)")
 PY
 mkdir -p "$(dirname "$OUT")"
 cp "$work/result.txt" "$OUT"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -26,6 +27,7 @@
 #define HBLOCK_MAX (256u << 10)  /* header block (HEADERS + CONTINUATION) cap */
 #define READ_CHUNK 16384
 #define MAX_REFUSED 3
+#define PACE_LOWAT (64u << 10) /* paced reading: bytes that wake us before the step */
 
 enum { RQ_IDLE, RQ_QUEUED, RQ_ACTIVE };
 enum { C_CONNECTING, C_HANDSHAKE, C_SETTINGS, C_READY };
@@ -62,6 +64,9 @@ struct h2_conn {
     uint32_t conn_unacked;
     int64_t since_ns, last_read_ns, idle_since_ns, ping_sent_ns;
     struct tk_timer timer;
+    int paced;              /* SO_RCVLOWAT is PACE_LOWAT: reading waits for pace_timer */
+    uint64_t stream_frames; /* frames of streams read (not the connection's own) */
+    struct tk_timer pace;   /* the next step of read_pace_ns, while paced */
 };
 
 TK_QUEUE_DEFINE(req_queue, tk_h2_req, prev, next)
@@ -76,7 +81,7 @@ struct tk_h2 {
     struct h2_conn *conn;     /* takes new streams */
     struct h2_conn *draining; /* after GOAWAY: finishing what they carry */
     struct req_queue q[2];    /* [0] priority lane */
-    int64_t connect_ns, idle_ns, read_idle_ns, ping_timeout_ns;
+    int64_t connect_ns, idle_ns, read_idle_ns, ping_timeout_ns, pace_ns;
     struct tk_timer kick;
     struct tk_h2_stats stats;
     struct tk_log_limit log;
@@ -434,6 +439,7 @@ static struct tk_h2_req *q_pop(struct tk_h2 *h)
 
 static void conn_event(int fd, int events, void *ud);
 static void conn_timer_fire(struct tk_timer *t, void *ud);
+static void pace_fire(struct tk_timer *t, void *ud);
 static void conn_free(struct h2_conn *c);
 static int64_t expire_queued(struct tk_h2 *h, int64_t now);
 
@@ -523,6 +529,7 @@ static void conn_free(struct h2_conn *c)
         close(c->fd);
     }
     tk_timer_stop(h->loop, &c->timer);
+    tk_timer_stop(h->loop, &c->pace);
     tk_buf_release(&c->out);
     tk_buf_release(&c->hblock);
     tk_h2_reader_release(&c->rd);
@@ -632,6 +639,7 @@ static void conn_open(struct tk_h2 *h)
     tk_h2_reader_init(&c->rd);
     tk_hpack_dec_init(&c->dec, TK_HPACK_DEFAULT_TABLE);
     tk_timer_init(&c->timer, conn_timer_fire, c);
+    tk_timer_init(&c->pace, pace_fire, c);
     h->conn = c;
     h->stats.connects++;
     c->fd = tk_tcp_connect(a, &done, emsg, sizeof(emsg));
@@ -872,6 +880,7 @@ static int on_frame(const struct tk_h2_frame *f, const uint8_t *p, void *ud)
     struct h2_conn *c = ud;
     struct tk_h2_req *r;
 
+    c->stream_frames += f->stream != 0;
     if (c->in_headers && (f->type != TK_H2_CONTINUATION || f->stream != c->hblock_stream))
         return conn_error(c, E_PROTOCOL, "HTTP/2 header block interrupted");
     if (c->state != C_READY && f->type != TK_H2_SETTINGS)
@@ -936,6 +945,7 @@ static int on_data(const struct tk_h2_frame *f, const char *p, size_t n, int las
     struct h2_conn *c = ud;
     struct tk_h2_req *r;
 
+    c->stream_frames++;
     if (c->in_headers)
         return conn_error(c, E_PROTOCOL, "HTTP/2 header block interrupted");
     if (c->state != C_READY || f->stream == 0)
@@ -984,16 +994,40 @@ static int on_data(const struct tk_h2_frame *f, const char *p, size_t n, int las
 
 static const struct tk_h2_reader_cb reader_cb = {on_data, on_frame};
 
+/* Paced reading (read_pace_ns): once a read found frames, the kernel is asked to wake us only
+ * when PACE_LOWAT bytes are queued, and what arrives below that is read at the next step of the
+ * pace (a multiple of it on the monotonic clock, where other step timers share the pass). A
+ * step that finds nothing queued goes back to waking on every byte, so an idle connection costs
+ * no timer. got: this read pass found frames of streams (a connection's own SETTINGS, PINGs
+ * and WINDOW_UPDATEs do not count). */
+static void conn_pace(struct h2_conn *c, int got)
+{
+    struct tk_h2 *h = c->h;
+    int want = got;
+    int v = want ? (int)PACE_LOWAT : 1;
+
+    if (!h->pace_ns || c->state != C_READY)
+        return;
+    if (want != c->paced && setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+        c->paced = want;
+    if (c->paced && !tk_timer_active(&c->pace))
+        tk_timer_start(h->loop, &c->pace, (tk_now_ns() / h->pace_ns + 1) * h->pace_ns);
+    else if (!c->paced)
+        tk_timer_stop(h->loop, &c->pace);
+}
+
 static void conn_read(struct h2_conn *c)
 {
     char buf[READ_CHUNK], emsg[160];
     struct tk_err err = {0};
+    uint64_t frames = c->stream_frames;
 
     for (;;) {
         int n = tk_tls_read(c->fd, c->ssl, buf, sizeof(buf), &c->want_write, emsg, sizeof(emsg));
         if (n == TK_IO_AGAIN) {
             conn_watch(c, TK_LOOP_READ |
                               (c->want_write || c->out.len > c->out_off ? TK_LOOP_WRITE : 0));
+            conn_pace(c, c->stream_frames != frames);
             return;
         }
         if (n == TK_IO_EOF || n == TK_IO_ERR) {
@@ -1011,6 +1045,13 @@ static void conn_read(struct h2_conn *c)
             return;
         }
     }
+}
+
+static void pace_fire(struct tk_timer *t, void *ud)
+{
+    struct h2_conn *c = ud;
+    (void)t;
+    conn_read(c);
 }
 
 static void conn_event(int fd, int events, void *ud)
@@ -1174,6 +1215,7 @@ struct tk_h2 *tk_h2_new(struct tk_loop *loop, const struct tk_h2_opts *o, struct
     h->idle_ns = (o->idle_ms > 0 ? o->idle_ms : 90000) * MS_NS;
     h->read_idle_ns = (o->read_idle_ms > 0 ? o->read_idle_ms : 30000) * MS_NS;
     h->ping_timeout_ns = (o->ping_timeout_ms > 0 ? o->ping_timeout_ms : 15000) * MS_NS;
+    h->pace_ns = o->read_pace_ns > 0 ? o->read_pace_ns : 0;
     tk_timer_init(&h->kick, kick_fire, h);
     resolve(h);
     if (!h->ai) {

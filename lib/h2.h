@@ -48,6 +48,13 @@ struct tk_h2_opts {
     int idle_ms;            /* no stream for this long closes the connection; <= 0: 90 s */
     int read_idle_ms;       /* no frame for this long sends a PING; <= 0: 30 s */
     int ping_timeout_ms;    /* unanswered PING closes the connection; <= 0: 15 s */
+    /* > 0: paced reading. While frames keep coming, the connection is read at the steps of
+     * this pace (multiples of it on tk_now_ns's clock) or once 64 KiB are queued, whichever is
+     * first, instead of at every arrival: a peer's answers that arrive apart are read in one
+     * wakeup, shared with the caller's own timers on the same steps, at the price of up to one
+     * step of delay. A step that finds nothing queued returns to reading at every arrival.
+     * 0: off. */
+    int64_t read_pace_ns;
 };
 
 /* Creates the client (connects nothing yet). Copies every string; resolves host now. Returns

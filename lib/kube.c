@@ -1460,6 +1460,7 @@ static int h2_open(struct tk_kube *k, const struct tk_kube_opts *o, const char *
     h.insecure = o->insecure;
     h.share_ctx = 1;
     h.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+    h.read_pace_ns = o->read_pace_ns;
     k->h2 = tk_h2_new(k->loop, &h, err);
     return k->h2 ? 0 : err->code;
 }

@@ -53,6 +53,8 @@ struct tk_kube_opts {
     int transport;               /* enum tk_kube_transport; 0 = libcurl for everything */
     int h1_conns;                /* TK_KUBE_TRANSPORT_H1: pool size (each connection carries
                                     one request at a time); <= 0: 4 */
+    int64_t read_pace_ns;        /* TK_KUBE_TRANSPORT_H2: lib/h2's paced reading (answers and
+                                    watch events read at steps of this pace); 0 = off */
 };
 
 /* Creates a client on loop (borrowed; must outlive the client). Copies every string in opts;

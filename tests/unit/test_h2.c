@@ -792,12 +792,14 @@ struct call {
     struct tk_h2_req req;
     struct tk_buf body, sunk;
     int done, pieces, abort;
+    int64_t done_ns; /* when done last ran */
 };
 
 static void on_done(struct tk_h2_req *r, void *ud)
 {
     (void)r;
     ((struct call *)ud)->done++;
+    ((struct call *)ud)->done_ns = tk_now_ns();
 }
 
 static int on_sink(struct tk_h2_req *r, const char *data, size_t n, void *ud)
@@ -1916,6 +1918,100 @@ TK_TEST(h2_over_tls)
     call_release(&a);
 }
 
+/* /a at once, in one frame (HEADERS, END_STREAM); /b, then /c 20 ms later; then whatever
+ * comes at once, in one frame. */
+static void sc_paced(struct sconn *c)
+{
+    uint32_t id, id2;
+
+    srv_settings(c, 0, 0);
+    if (!(id = srv_wait_request(c)))
+        return;
+    srv_reply_headers(c, id, "200", NULL, 1);
+    if (!(id = srv_wait_request(c)) || !(id2 = srv_wait_request(c)))
+        return;
+    srv_echo(c, id);
+    usleep(20000);
+    srv_echo(c, id2);
+    while ((id = srv_wait_request(c)))
+        srv_reply_headers(c, id, "200", NULL, 1);
+}
+
+#define PACE (500 * MS)
+
+static void step_fire(struct tk_timer *t, void *ud)
+{
+    (void)t;
+    *(int *)ud = 1;
+}
+
+static int flag_set(void *ud)
+{
+    return *(int *)ud;
+}
+
+/* Runs the loop until just past a step of PACE, so what follows has most of a step ahead. */
+static void to_step(struct tk_loop *loop)
+{
+    struct tk_timer t;
+    int fired = 0;
+
+    tk_timer_init(&t, step_fire, &fired);
+    tk_timer_start(loop, &t, (tk_now_ns() / PACE + 1) * PACE + MS);
+    CHECK_INT(tk_loop_run_until(loop, flag_set, &fired, tk_now_ns() + 2 * PACE), 0);
+    tk_timer_stop(loop, &t);
+}
+
+/* read_pace_ns: the first frame after a quiet step is read on arrival; what arrives after it
+ * is read at the pace's next step, in one pass (here the HEADERS and DATA of two answers
+ * 20 ms apart); a step that finds nothing returns the connection to reading on arrival. */
+TK_TEST(h2_paced_reading)
+{
+    struct tk_err err = {0};
+    struct tk_loop *loop = tk_loop_new(&err);
+    struct srv *s = srv_start(sc_paced);
+    struct tk_h2_opts o;
+    char port[16];
+    struct call a[4];
+
+    snprintf(port, sizeof(port), "%d", s->port);
+    memset(&o, 0, sizeof(o));
+    o.host = "127.0.0.1";
+    o.port = port;
+    o.read_pace_ns = PACE;
+    struct tk_h2 *h = tk_h2_new(loop, &o, &err);
+    CHECK(h != NULL);
+    for (int i = 0; i < 4; i++)
+        call_init(&a[i], 0);
+    /* the first answer is read on arrival (nothing had been read yet) */
+    to_step(loop);
+    int64_t t0 = tk_now_ns();
+    CHECK_INT(roundtrip(loop, h, &a[0], "GET", "/a", NULL), 0);
+    CHECK_INT(a[0].req.status, 200);
+    CHECK(a[0].done_ns - t0 < PACE / 2);
+    /* now paced: /b's and /c's answers, 20 ms apart, are read in one pass at the next step */
+    to_step(loop);
+    CHECK_INT(start(h, &a[1], "GET", "/b", NULL, 0, 0), 0);
+    CHECK_INT(start(h, &a[2], "GET", "/c", NULL, 0, 0), 0);
+    CHECK_INT(wait_calls(loop, &a[1], 2), 0);
+    CHECK_STR(a[1].body.data, "conn=0 /b");
+    CHECK_STR(a[2].body.data, "conn=0 /c");
+    CHECK(a[2].done_ns - a[1].done_ns < 5 * MS); /* one read, not two 20 ms apart */
+    CHECK(a[1].done_ns % PACE < PACE / 4);       /* at a step */
+    /* the step after finds nothing: reading at once again */
+    to_step(loop);
+    to_step(loop);
+    t0 = tk_now_ns();
+    CHECK_INT(roundtrip(loop, h, &a[3], "GET", "/d", NULL), 0);
+    CHECK_INT(a[3].req.status, 200);
+    CHECK(a[3].done_ns - t0 < PACE / 2);
+    tk_h2_free(h);
+    CHECK(srv_stop_clean(s));
+    tk_loop_free(loop);
+    for (int i = 0; i < 4; i++)
+        call_release(&a[i]);
+}
+
 TK_TEST_MAIN(reader_split_at_every_offset, reader_limits_and_callback_result, reader_errors,
              h2_get_post_and_request_headers, h2_retry_after_interim_and_trailers,
              h2_peer_stream_limit, h2_deadline_of_a_queued_request, h2_deadline_while_connecting,
@@ -1924,4 +2020,4 @@ TK_TEST_MAIN(reader_split_at_every_offset, reader_limits_and_callback_result, re
              h2_stream_protocol_errors, h2_sink_pieces_and_abort, h2_body_over_cap,
              h2_deadline_and_cancel, h2_server_closes_mid_data, h2_unanswered_ping_ends_connection,
              h2_connect_refused, h2_malformed_hpack_is_a_connection_error,
-             h2_server_must_start_with_settings, h2_over_tls)
+             h2_server_must_start_with_settings, h2_over_tls, h2_paced_reading)

@@ -175,7 +175,8 @@ struct tk_agent {
     struct tk_agent_io io;
     int real_io;
     struct tk_kubeconfig *kc;
-    struct tk_kube *kube; /* shared: lite mode, cleanup */
+    struct tk_kube *kube;     /* shared: lite mode, cleanup */
+    struct tk_kube *pod_kube; /* lite, --start-grid over h2: pod work, read paced (pod_client) */
     struct tk_pki_ca *ca;
     struct tk_bootstrap *bs; /* kubelet mode with --bootstrap-kubeconfig */
     struct tk_kube_watch *w_pods, *w_nodes;
@@ -456,6 +457,12 @@ static void pod_step(struct tk_timer *t, void *ud);
 
 static void event_done(const struct tk_kube_resp *resp, void *ud);
 
+/* The client a pod's status, DELETE and events go through: its node's, or the paced one. */
+static struct tk_kube *pod_client(const struct tk_agent *a, const struct tk_apod *p)
+{
+    return a->pod_kube ? a->pod_kube : p->node->kube;
+}
+
 static void event_pump(struct tk_agent *a)
 {
     while (a->evq_head && a->ev_inflight < EVENT_INFLIGHT_MAX && !a->stopping) {
@@ -543,22 +550,22 @@ static void pod_events(struct tk_agent *a, struct tk_apod *p, int killing)
                      c->name);
             if (killing) {
                 snprintf(msg, sizeof(msg), "Stopping container %s", c->name);
-                post_event(a, p->node->kube, &ref, "Normal", "Killing", msg, p->node->name);
+                post_event(a, pod_client(a, p), &ref, "Normal", "Killing", msg, p->node->name);
                 continue;
             }
             if (kubelet) {
                 snprintf(msg, sizeof(msg), "Pulling image \"%s\"", c->image);
-                post_event(a, p->node->kube, &ref, "Normal", "Pulling", msg, p->node->name);
+                post_event(a, pod_client(a, p), &ref, "Normal", "Pulling", msg, p->node->name);
                 snprintf(msg, sizeof(msg),
                          "Successfully pulled image \"%s\" in 0s (0s including waiting). "
                          "Image size: 0 bytes.",
                          c->image);
-                post_event(a, p->node->kube, &ref, "Normal", "Pulled", msg, p->node->name);
+                post_event(a, pod_client(a, p), &ref, "Normal", "Pulled", msg, p->node->name);
                 snprintf(msg, sizeof(msg), "Created container: %s", c->name);
-                post_event(a, p->node->kube, &ref, "Normal", "Created", msg, p->node->name);
+                post_event(a, pod_client(a, p), &ref, "Normal", "Created", msg, p->node->name);
             }
             snprintf(msg, sizeof(msg), "Started container %s", c->name);
-            post_event(a, p->node->kube, &ref, "Normal", "Started", msg, p->node->name);
+            post_event(a, pod_client(a, p), &ref, "Normal", "Started", msg, p->node->name);
         }
     }
 }
@@ -648,7 +655,7 @@ static void pod_send(struct tk_agent *a, struct tk_apod *p)
                  pi->name);
         p->req_kind = PR_STATUS;
         a->pod_inflight++;
-        p->req = issue(a, p->node->kube, "PATCH", path, b->data, CT_SMP, 0, pod_status_done, p);
+        p->req = issue(a, pod_client(a, p), "PATCH", path, b->data, CT_SMP, 0, pod_status_done, p);
         if (p->events_due && p->st == PS_RUNNING) {
             /* beside the status, not after its answer: a kubelet's container events do not
              * wait for its status manager either, and both go out in one wakeup */
@@ -667,7 +674,7 @@ static void pod_send(struct tk_agent *a, struct tk_apod *p)
                  pi->uid);
         p->req_kind = PR_DELETE;
         a->pod_inflight++;
-        p->req = issue(a, p->node->kube, "DELETE", path, body, CT_JSON, 0, pod_delete_done, p);
+        p->req = issue(a, pod_client(a, p), "DELETE", path, body, CT_JSON, 0, pod_delete_done, p);
     }
 }
 
@@ -1613,7 +1620,7 @@ int tk_agent_new(struct tk_agent **out, struct tk_loop *loop, const struct tk_ag
 }
 
 static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const char *key,
-                                   const char *token, struct tk_err *err)
+                                   const char *token, int64_t pace_ns, struct tk_err *err)
 {
     struct tk_kube_opts o;
     tk_kube_opts_from_kubeconfig(a->kc, &o);
@@ -1631,6 +1638,7 @@ static struct tk_kube *make_client(struct tk_agent *a, const char *cert, const c
     o.qps = a->cfg->qps;
     o.burst = a->cfg->burst;
     o.user_agent = "turbokube-agent";
+    o.read_pace_ns = pace_ns;
     /* lite mode's shared client: plain requests over lib/h1 (--api-transport) */
     if (a->cfg->api_transport == TK_API_H1 && a->cfg->fidelity == TK_FIDELITY_LITE) {
         o.transport = TK_KUBE_TRANSPORT_H1;
@@ -1656,7 +1664,7 @@ static void bs_cert(void *ud, size_t i, const char *cert, const char *key, int f
     struct tk_err err = {0};
 
     (void)from_cache;
-    n->kube = make_client(a, cert, key, NULL, &err);
+    n->kube = make_client(a, cert, key, NULL, 0, &err);
     if (!n->kube) {
         agent_fatal(a, "node %s: %s", n->name, err.msg);
         return;
@@ -1678,7 +1686,7 @@ int tk_agent_connect(struct tk_agent *a, struct tk_err *err)
                                  c->bootstrap_kubeconfig ? c->bootstrap_kubeconfig : c->kubeconfig,
                                  c->context, err)))
         return rc;
-    a->kube = make_client(a, a->kc->client_cert_pem, a->kc->client_key_pem, a->kc->token, err);
+    a->kube = make_client(a, a->kc->client_cert_pem, a->kc->client_key_pem, a->kc->token, 0, err);
     if (!a->kube)
         return err->code;
     if (c->bootstrap_kubeconfig) {
@@ -1711,7 +1719,7 @@ int tk_agent_connect(struct tk_agent *a, struct tk_err *err)
             snprintf(cn, sizeof(cn), "system:node:%s", n->name);
             if ((rc = tk_pki_mint_client(a->ca, cn, "system:nodes", &cert, &key, err)))
                 return rc;
-            n->kube = make_client(a, cert, key, NULL, err);
+            n->kube = make_client(a, cert, key, NULL, 0, err);
             free(cert);
             free(key);
             if (!n->kube)
@@ -1721,13 +1729,24 @@ int tk_agent_connect(struct tk_agent *a, struct tk_err *err)
         struct tk_watch_opts wo;
         for (size_t i = 0; i < a->nnodes; i++)
             a->nodes[i].kube = a->kube;
+        /* With --start-grid over h2, pod work (the pods watch, statuses, DELETEs, events) has a
+         * connection of its own read at the grid's steps: a step's answers and the watch events
+         * between two steps are read in one wakeup, in the pass of the step's starts. Leases
+         * and nodes stay on the shared connection, read at every arrival. */
+        if (c->api_transport == TK_API_H2 && c->start_grid_ns > 0) {
+            a->pod_kube = make_client(a, a->kc->client_cert_pem, a->kc->client_key_pem,
+                                      a->kc->token, c->start_grid_ns, err);
+            if (!a->pod_kube)
+                return err->code;
+        }
         memset(&wo, 0, sizeof(wo));
         /* one watch of every bound pod; filtered here by node name (no selector can say
          * "nodes of this agent") */
         wo.path = "/api/v1/pods";
         wo.field_selector = "spec.nodeName!=";
         wo.max_event_bytes = (size_t)c->max_event_bytes;
-        a->w_pods = tk_kube_watch_start(a->kube, &wo, shared_pods_event, shared_pods_sync, a, err);
+        a->w_pods = tk_kube_watch_start(a->pod_kube ? a->pod_kube : a->kube, &wo, shared_pods_event,
+                                        shared_pods_sync, a, err);
         if (!a->w_pods)
             return err->code;
         wo.path = "/api/v1/nodes";
@@ -1890,6 +1909,7 @@ void tk_agent_free(struct tk_agent *a)
         tk_ipalloc_release(&n->pool);
     }
     tk_bootstrap_free(a->bs);
+    tk_kube_free(a->pod_kube);
     tk_kube_free(a->kube);
     tk_pki_ca_free(a->ca);
     tk_kubeconfig_free(a->kc);
@@ -2023,11 +2043,12 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
     tk_agent_get_stats(a, &s);
     if (a->kube)
         tk_kube_get_stats(a->kube, &ks);
-    for (size_t i = 0; i < a->nnodes; i++) {
+    for (size_t i = 0; i <= a->nnodes; i++) {
         struct tk_kube_stats ns;
-        if (!a->nodes[i].kube || a->nodes[i].kube == a->kube)
+        struct tk_kube *k = i < a->nnodes ? a->nodes[i].kube : a->pod_kube;
+        if (!k || k == a->kube)
             continue;
-        tk_kube_get_stats(a->nodes[i].kube, &ns);
+        tk_kube_get_stats(k, &ns);
         ks.watch_restarts += ns.watch_restarts;
         ks.watch_relists += ns.watch_relists;
         ks.watch_events += ns.watch_events;

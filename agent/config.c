@@ -120,7 +120,9 @@ static const struct opt opts[] = {
      "report pod starts on a grid of D (at most 1s): a start due between two steps waits for the "
      "next, so the starts of one step go out in one loop pass and share wakeups (less agent CPU "
      "per start); "
-     "a start is reported up to D late (a kubelet's PLEG relists every 1s)"},
+     "a start is reported up to D late (a kubelet's PLEG relists every 1s). Lite mode over h2: "
+     "pod work (the pods watch, statuses, DELETEs, events) gets a connection of its own, read "
+     "at the steps, so a pod event is seen up to D late too"},
     {"seed", O_SEED, "N", "1", "seed of every sampled delay (same seed and pod names: same run)"},
     {"node-ip-range", O_NODE_IP_RANGE, "CIDR", "10.200.0.0/16",
      "node InternalIPs: node index i gets address i+1 of the range (route it to the agent's "

@@ -12,9 +12,11 @@ ensure_node_route && route=1
 
 agent_start pods --nodes 40 --startup-latency uniform:200ms-1s --run-duration 5s \
     --metrics-addr 127.0.0.1:10262 --kubelet-port 10252
-# a small node that only tolerating pods may use: capacity 2 pods; its starts on a 1 s grid
+# a small node that only tolerating pods may use: capacity 2 pods; its starts on a 1 s grid, its
+# pod work over h2 on a connection of its own read at the grid's steps
 agent_start small --nodes 1 --name-prefix small- --index-start 1000 --capacity pods=2 \
-    --taints dedicated=small:NoSchedule --metrics-addr off --kubelet-addr off --start-grid 1s
+    --taints dedicated=small:NoSchedule --metrics-addr off --kubelet-addr off --start-grid 1s \
+    --api-transport h2
 check "41 nodes Ready" wait_until 90 bash -c '[ "$(kubectl get nodes --no-headers | awk "\$2==\"Ready\"" | wc -l)" -eq 41 ]'
 
 kubectl create deployment web --image=nginx:1.25 --replicas=600 >/dev/null
@@ -109,4 +111,9 @@ done
 check "two pods fit the 2-pod node" wait_until 60 bash -c '[ "$(kubectl get pods -o json | jq "[.items[] | select(.metadata.name | startswith(\"small-\")) | select(.status.phase==\"Running\")] | length")" -eq 2 ]'
 sleep 5
 check "the third stays Pending, Unschedulable" bash -c '[ "$(kubectl get pods -o json | jq -r "[.items[] | select(.metadata.name | startswith(\"small-\")) | select(.status.phase==\"Pending\") | .status.conditions[0].reason] | join(\",\")")" = Unschedulable ]'
+running=$(kubectl get pods -o json | jq -r '[.items[] | select(.metadata.name | startswith("small-")) | select(.status.phase=="Running") | .metadata.name][0]')
+pending=$(kubectl get pods -o json | jq -r '[.items[] | select(.metadata.name | startswith("small-")) | select(.status.phase=="Pending") | .metadata.name][0]')
+kubectl delete pod "$running" --wait=false >/dev/null
+check "a deleted small pod goes ($running), and the Pending one then runs ($pending)" \
+    wait_until 60 bash -c "! kubectl get pod $running >/dev/null 2>&1 && [ \"\$(kubectl get pod $pending -o jsonpath={.status.phase})\" = Running ]"
 it_finish

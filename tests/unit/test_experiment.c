@@ -533,33 +533,29 @@ TK_TEST(estimate_model)
  * 2 agents, 1,000 pods each, at 20/s: 150 s), a lognormal delay the 30-s grace period. */
 TK_TEST(drain_bound)
 {
-    struct tk_err err = {0};
-    struct tk_experiment *e =
-        load_str("name: d\nagents: {nodes: 200}\nload: {podsPerNode: 10}\n", &err);
-    CHECK(e != NULL);
-    if (e)
-        CHECK_NEAR((double)tk_exp_drain_ns(&e->cells[0].p) / 1e9, 101, 1e-6);
-    tk_experiment_free(e);
-    e = load_str("name: d\nagents: {nodes: 200, nodesPerAgent: 100,\n"
-                 "  args: [--termination-delay=uniform:1s-20s, --qps=20]}\n"
-                 "load: {podsPerNode: 10}\n",
-                 &err);
-    if (!e)
-        fprintf(stderr, "  %s\n", err.msg);
-    CHECK(e != NULL);
-    if (e)
-        CHECK_NEAR((double)tk_exp_drain_ns(&e->cells[0].p) / 1e9, 100 + 20 + 150, 1e-6);
-    tk_experiment_free(e);
-    e = load_str("name: d\nagents: {nodes: 200,\n"
-                 "  args: ['--termination-delay=lognormal:median=5s,p99=2m']}\n"
-                 "load: {podsPerNode: 10}\n",
-                 &err);
-    if (!e)
-        fprintf(stderr, "  %s\n", err.msg);
-    CHECK(e != NULL);
-    if (e)
-        CHECK_NEAR((double)tk_exp_drain_ns(&e->cells[0].p) / 1e9, 100 + 30, 1e-6);
-    tk_experiment_free(e);
+    static const struct {
+        const char *agents;
+        double want_s;
+    } cases[] = {
+        {"{nodes: 200}", 101},
+        {"{nodes: 200, nodesPerAgent: 100,\n"
+         "  args: [--termination-delay=uniform:1s-20s, --qps=20]}",
+         100 + 20 + 150},
+        {"{nodes: 200, args: ['--termination-delay=lognormal:median=5s,p99=2m']}", 100 + 30},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tk_err err = {0};
+        char text[256];
+        snprintf(text, sizeof(text), "name: d\nagents: %s\nload: {podsPerNode: 10}\n",
+                 cases[i].agents);
+        struct tk_experiment *e = load_str(text, &err);
+        if (!e)
+            fprintf(stderr, "  case %zu: %s\n", i, err.msg);
+        CHECK(e != NULL);
+        if (e)
+            CHECK_NEAR((double)tk_exp_drain_ns(&e->cells[0].p) / 1e9, cases[i].want_s, 1e-6);
+        tk_experiment_free(e);
+    }
 }
 
 static void touch(const char *path)

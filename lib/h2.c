@@ -64,7 +64,7 @@ struct h2_conn {
     uint32_t conn_unacked;
     int64_t since_ns, last_read_ns, idle_since_ns, ping_sent_ns;
     struct tk_timer timer;
-    int paced;              /* SO_RCVLOWAT is PACE_LOWAT: reading waits for pace_timer */
+    int paced;              /* SO_RCVLOWAT is PACE_LOWAT: small reads wait for the pace timer */
     uint64_t stream_frames; /* frames of streams read (not the connection's own) */
     struct tk_timer pace;   /* the next step of read_pace_ns, while paced */
 };
@@ -1003,13 +1003,12 @@ static const struct tk_h2_reader_cb reader_cb = {on_data, on_frame};
 static void conn_pace(struct h2_conn *c, int got)
 {
     struct tk_h2 *h = c->h;
-    int want = got;
-    int v = want ? (int)PACE_LOWAT : 1;
+    int v = got ? (int)PACE_LOWAT : 1;
 
     if (!h->pace_ns || c->state != C_READY)
         return;
-    if (want != c->paced && setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
-        c->paced = want;
+    if (got != c->paced && setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+        c->paced = got;
     if (c->paced && !tk_timer_active(&c->pace))
         tk_timer_start(h->loop, &c->pace, (tk_now_ns() / h->pace_ns + 1) * h->pace_ns);
     else if (!c->paced)

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The apiserver restarts under the agent: within 60 s of its return every node is Ready
 # again and new pods run (watches resumed or relisted, leases renewed, nothing stuck).
-# TK_AGENT_FIDELITY=kubelet runs it with per-node identities (test_agent_restart_kubelet.sh).
+# TK_AGENT_FIDELITY=kubelet runs it with per-node identities (test_agent_restart_kubelet.sh);
+# TK_AGENT_ARGS adds agent flags and TK_AGENT_VARIANT names the run (test_agent_restart_grid.sh).
 source "$(dirname "$0")/test_agent_common.bash"
 
 fidelity=${TK_AGENT_FIDELITY:-lite}
-name=$(it_name "agent-restart-$fidelity")
+name=$(it_name "agent-restart-$fidelity${TK_AGENT_VARIANT:+-$TK_AGENT_VARIANT}")
 cluster_up_env "$name"
 dir=$TURBOKUBE_CLUSTER_DIR
 
+# shellcheck disable=SC2086 # TK_AGENT_ARGS is a list of flags
 agent_start restart --nodes 50 --fidelity "$fidelity" --startup-latency 300ms \
-    --metrics-addr 127.0.0.1:10264 --kubelet-addr off
+    --metrics-addr 127.0.0.1:10264 --kubelet-addr off ${TK_AGENT_ARGS:-}
 check "50 nodes Ready" wait_until 90 all_nodes_ready tk-node- 50
 kubectl create deployment web --image=nginx --replicas=50 >/dev/null
 check "50 pods ready" wait_until 120 deploy_ready web 50

@@ -2031,6 +2031,28 @@ static void bootstrap_metrics(struct tk_agent *a, struct tk_prom_writer *w)
     tk_prom_write_sample_u64(w, "turbokube_agent_bootstrap_pending", NULL, 0, bs.pending);
 }
 
+/* Adds client k's counters (NULL-safe) into the agent's sum. */
+static void add_kube_stats(struct tk_kube_stats *sum, struct tk_kube *k)
+{
+    struct tk_kube_stats ns;
+    if (!k)
+        return;
+    tk_kube_get_stats(k, &ns);
+    sum->requests += ns.requests;
+    sum->retries += ns.retries;
+    for (size_t i = 0; i < sizeof(ns.responses) / sizeof(ns.responses[0]); i++)
+        sum->responses[i] += ns.responses[i];
+    sum->watch_restarts += ns.watch_restarts;
+    sum->watch_relists += ns.watch_relists;
+    sum->watch_events += ns.watch_events;
+    sum->inflight += ns.inflight;
+    sum->queued += ns.queued;
+    sum->conns_opened += ns.conns_opened;
+    sum->conns_closed += ns.conns_closed;
+    sum->conns_open += ns.conns_open;
+    sum->transport_queued += ns.transport_queued;
+}
+
 int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
 {
     struct tk_prom_writer w;
@@ -2041,25 +2063,11 @@ int tk_agent_metrics(struct tk_agent *a, struct tk_buf *out)
     char codebuf[8];
 
     tk_agent_get_stats(a, &s);
-    if (a->kube)
-        tk_kube_get_stats(a->kube, &ks);
-    for (size_t i = 0; i <= a->nnodes; i++) {
-        struct tk_kube_stats ns;
-        struct tk_kube *k = i < a->nnodes ? a->nodes[i].kube : a->pod_kube;
-        if (!k || k == a->kube)
-            continue;
-        tk_kube_get_stats(k, &ns);
-        ks.watch_restarts += ns.watch_restarts;
-        ks.watch_relists += ns.watch_relists;
-        ks.watch_events += ns.watch_events;
-        ks.retries += ns.retries;
-        ks.inflight += ns.inflight;
-        ks.queued += ns.queued;
-        ks.conns_opened += ns.conns_opened;
-        ks.conns_closed += ns.conns_closed;
-        ks.conns_open += ns.conns_open;
-        ks.transport_queued += ns.transport_queued;
-    }
+    add_kube_stats(&ks, a->kube);
+    add_kube_stats(&ks, a->pod_kube);
+    for (size_t i = 0; i < a->nnodes; i++)
+        if (a->nodes[i].kube != a->kube) /* kubelet mode: each node's own client */
+            add_kube_stats(&ks, a->nodes[i].kube);
     tk_prom_writer_init(&w, out);
 
     tk_prom_write_family(&w, "turbokube_agent_nodes", "Fake nodes by state.", TK_PROM_GAUGE);

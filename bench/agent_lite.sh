@@ -86,14 +86,15 @@ if [ "${PERF:-0}" = 1 ]; then
     perf record -q -e cpu-clock -F 499 -g -p "$agent_pid" -o "$work/perf.data" -- sleep 60 >/dev/null 2>&1 &
 fi
 PSTAT_EV=raw_syscalls:sys_enter,context-switches,task-clock
-pstat_start() { # pstat_start NAME: perf stat of the agent until pstat_stop
-    perf stat -x, -e "$PSTAT_EV" -p "$agent_pid" -o "$work/$1.pstat" >/dev/null 2>&1 &
+pstat_start() { # pstat_start NAME: perf stat (PERF=stat) or perf trace -s of the agent until pstat_stop
+    if [ "$PERF" = trace ]; then
+        perf trace -s -p "$agent_pid" -o "$work/$1.ptrace" >/dev/null 2>&1 &
+    else
+        perf stat -x, -e "$PSTAT_EV" -p "$agent_pid" -o "$work/$1.pstat" >/dev/null 2>&1 &
+    fi
     pstat_pid=$!
 }
 pstat_stop() { kill -INT "$pstat_pid" && wait "$pstat_pid" || true; }
-if [ "${PERF:-0}" = trace ]; then # the same windows, counted by syscall (perf trace -s)
-    pstat_start() { perf trace -s -p "$agent_pid" -o "$work/$1.ptrace" >/dev/null 2>&1 & pstat_pid=$!; }
-fi
 case "${PERF:-0}" in stat | trace) pstat_start idle ;; esac
 peak=0
 w=0

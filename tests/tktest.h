@@ -58,16 +58,12 @@ static int tk_test_failed_flag;
 
 typedef void (*tk_test_fn)(void);
 
-/* tests/data: $TK_TEST_DATA when set (ctest sets it), else the source tree's, compiled in, so a
- * test binary run by hand from any directory finds its fixtures too. */
+/* tests/data: $TK_TEST_DATA when set (another copy of the fixtures), else the source tree's,
+ * compiled in (tests/CMakeLists.txt), so a test binary finds them from any directory. */
 static inline const char *tk_test_data_dir(void)
 {
     const char *d = getenv("TK_TEST_DATA");
-#ifdef TK_TEST_DATA_DIR
     return d && *d ? d : TK_TEST_DATA_DIR;
-#else
-    return d && *d ? d : "data";
-#endif
 }
 
 static inline int tk_test_run(const char *const *names, const tk_test_fn *fns, int n)
